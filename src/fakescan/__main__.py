@@ -1,0 +1,5 @@
+"""``python -m fakescan`` runs the command line."""
+
+from fakescan.cli import main
+
+main()

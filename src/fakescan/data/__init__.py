@@ -1,0 +1,1 @@
+"""Data flow from raw media to model inputs: decode → faces → crops (→ data sets → packing)."""

@@ -1,0 +1,542 @@
+"""``fakescan extract``: videos and images in, uniform face crops and a manifest out.
+
+Layout of the output folder ``DIR``::
+
+    DIR/<input path relative to its root, without extension>/<frame index>.png   one crop per frame
+    DIR/<...>/<frame index>_<k>.png    with all_faces: face k of the frame, 0 being the largest
+    DIR/<...>/_extract.json        the file's record, written last: its presence means "finished"
+    DIR/manifest.csv               one row per crop (or per frame without a face, or per bad file)
+
+Resumability: every file is written under a temporary name and renamed. A file whose record exists
+and was made with the same settings from the same source is skipped on a re-run; a file without a
+record (the run died while it was being processed) is redone from scratch, its stale crops removed.
+So a run killed at any moment and started again gives the same output as one that was never stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import multiprocessing
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Literal
+
+from fakescan._atomic import TMP_MARK, atomic_write_text
+from fakescan.data.faces import FaceDetector, create_detector, pick_face
+from fakescan.data.faces.base import Box, box_area
+from fakescan.data.faces.crop import BorderMode, crop_face
+from fakescan.data.images import IMAGE_EXTENSIONS, read_image, write_image
+from fakescan.data.video import (
+    VIDEO_EXTENSIONS,
+    even_frame_indices,
+    probe_video,
+    range_frame_indices,
+    read_frames,
+)
+from fakescan.errors import ConfigError, DecodeError, InputError
+
+__all__ = [
+    "RECORD_NAME",
+    "ExtractConfig",
+    "ExtractReport",
+    "ManifestRow",
+    "MediaItem",
+    "Status",
+    "collect_inputs",
+    "describe_failure",
+    "extract_item",
+    "run_extraction",
+    "select_shard",
+    "write_manifest",
+]
+
+Status = Literal["ok", "no_face", "decode_error", "unreadable", "error"]
+"""Outcome of a file or frame. ``error`` marks a fault of fakescan itself, retried on the next run."""
+
+RECORD_NAME = "_extract.json"
+_RECORD_VERSION = 1
+_CROP_NAME = re.compile(r"^\d+(_\d+)?\.(png|jpg)$")
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    """Settings of an extraction run (the options of ``fakescan extract``).
+
+    Attributes:
+        frames: frames per video, evenly spaced over ``[start_frame, end_frame)``.
+        start_frame, end_frame: the frame range to sample (``end_frame=None``: to the end).
+        stride: if set, take every ``stride``-th frame of the range instead of ``frames`` samples.
+        size: side of the square output crops, pixels.
+        margin: crop side as a multiple of the face box's longer side.
+        border: ``"clamp"`` keeps crops inside the image; ``"pad"`` keeps them centred, padding black.
+        image_format: ``"png"`` or ``"jpg"``.
+        all_faces: keep every face of a frame instead of one followed person.
+        detector: face detector backend name (see :data:`fakescan.data.faces.DETECTORS`).
+        detector_weights: weights file for backends that need one.
+        detect_max_side: frames are searched for faces at most this large (longer side).
+    """
+
+    frames: int = 32
+    start_frame: int = 0
+    end_frame: int | None = None
+    stride: int | None = None
+    size: int = 256
+    margin: float = 1.3
+    border: BorderMode = "clamp"
+    image_format: str = "png"
+    all_faces: bool = False
+    detector: str = "hog"
+    detector_weights: Path | None = None
+    detect_max_side: int = 480
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.frames >= 1, f"--frames must be at least 1, got {self.frames}"),
+            (self.start_frame >= 0, f"--start-frame must be >= 0, got {self.start_frame}"),
+            (
+                self.end_frame is None or self.end_frame > self.start_frame,
+                f"--end-frame ({self.end_frame}) must be greater than --start-frame ({self.start_frame})",
+            ),
+            (self.stride is None or self.stride >= 1, f"--stride must be at least 1, got {self.stride}"),
+            (self.size >= 8, f"--size must be at least 8, got {self.size}"),
+            (self.margin >= 1.0, f"--margin must be at least 1.0, got {self.margin}"),
+            (self.border in ("clamp", "pad"), f"--border must be clamp or pad, got {self.border!r}"),
+            (self.image_format in ("png", "jpg"), f"--format must be png or jpg, got {self.image_format!r}"),
+            (self.detect_max_side >= 64, f"--detect-size must be at least 64, got {self.detect_max_side}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+
+    def frame_indices(self, num_frames: int) -> list[int]:
+        """The frame indices this configuration takes from a video of ``num_frames`` frames."""
+        if self.stride is not None:
+            return range_frame_indices(num_frames, self.start_frame, self.end_frame, self.stride)
+        return even_frame_indices(num_frames, self.frames, self.start_frame, self.end_frame)
+
+    def fingerprint(self) -> dict[str, object]:
+        """The settings that shape the output, as JSON-ready values (compared on resume)."""
+        values = asdict(self)
+        values["detector_weights"] = None if self.detector_weights is None else str(self.detector_weights)
+        return values
+
+
+@dataclass(frozen=True)
+class MediaItem:
+    """One input file and where its crops go.
+
+    Attributes:
+        path: the source file.
+        kind: ``"video"`` or ``"image"`` by extension; ``"unknown"`` for an explicitly named file
+            with another extension (tried as a video).
+        key: output folder relative to ``DIR``, POSIX style, no extension.
+    """
+
+    path: Path
+    kind: Literal["video", "image", "unknown"]
+    key: str
+
+
+@dataclass(frozen=True)
+class ManifestRow:
+    """A manifest line: one crop, one frame without a face, or one file that failed.
+
+    ``crop`` is relative to the output folder; numbers that do not apply are ``None`` (empty in CSV).
+    """
+
+    source: str
+    kind: str
+    status: str
+    frame_index: int | None = None
+    timestamp: float | None = None
+    face_index: int | None = None
+    x1: float | None = None
+    y1: float | None = None
+    x2: float | None = None
+    y2: float | None = None
+    score: float | None = None
+    crop: str | None = None
+    reason: str = ""
+
+
+@dataclass
+class ItemResult:
+    """What processing one file gave: its rows, overall status, and whether it was already done."""
+
+    item: MediaItem
+    status: Status
+    rows: list[ManifestRow]
+    reason: str = ""
+    skipped: bool = False
+    frames_read: int = 0
+
+
+@dataclass
+class ExtractReport:
+    """The outcome of a run.
+
+    Attributes:
+        results: one per input file, in input order.
+        ignored: files inside the given folders that are neither videos nor images.
+        manifest: path of the manifest written.
+    """
+
+    results: list[ItemResult]
+    ignored: int = 0
+    manifest: Path | None = None
+    status_counts: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def rows(self) -> list[ManifestRow]:
+        return [row for result in self.results for row in result.rows]
+
+    @property
+    def crops(self) -> int:
+        return sum(row.crop is not None for row in self.rows)
+
+    @property
+    def processed(self) -> int:
+        """Files that could be read (with or without a face)."""
+        return self.status_counts["ok"] + self.status_counts["no_face"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Planning: which files, and where their crops go
+
+
+def _kind_of(path: Path) -> Literal["video", "image"] | None:
+    suffix = path.suffix.lower()
+    if suffix in VIDEO_EXTENSIONS:
+        return "video"
+    if suffix in IMAGE_EXTENSIONS:
+        return "image"
+    return None
+
+
+def collect_inputs(inputs: Sequence[str | Path]) -> tuple[list[MediaItem], list[ItemResult], int]:
+    """Expand files and folders (recursively) into media items with unique output keys.
+
+    A file given directly keeps its stem as key; a file found in a folder keeps its path relative
+    to that folder. Keys that would collide (``a.mp4`` beside ``a.avi``) get the extension appended,
+    then a counter if still needed.
+
+    Returns:
+        ``(items, missing, ignored)``: the items in a stable order, a failed result for every input
+        path that does not exist, and the number of non-media files skipped inside folders.
+    """
+    planned: list[tuple[Path, Literal["video", "image", "unknown"], str]] = []
+    missing: list[ItemResult] = []
+    ignored = 0
+    for given in inputs:
+        path = Path(given)
+        if path.is_dir():
+            for found in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")):
+                kind = _kind_of(found)
+                if kind is None:
+                    ignored += 1
+                    continue
+                planned.append((found, kind, found.relative_to(path).with_suffix("").as_posix()))
+        elif path.is_file():
+            planned.append((path, _kind_of(path) or "unknown", path.stem))
+        else:
+            item = MediaItem(path, _kind_of(path) or "unknown", path.stem)
+            missing.append(_failed(item, "unreadable", "file not found"))
+
+    stems = Counter(key for _, _, key in planned)
+    items: list[MediaItem] = []
+    taken: set[str] = set()
+    for path, kind, stem_key in planned:
+        key = f"{stem_key}_{path.suffix.lstrip('.').lower()}" if stems[stem_key] > 1 else stem_key
+        unique, counter = key, 2
+        while unique in taken:
+            unique, counter = f"{key}_{counter}", counter + 1
+        taken.add(unique)
+        items.append(MediaItem(path, kind, unique))
+    return items, missing, ignored
+
+
+def select_shard(items: Sequence[MediaItem], index: int, count: int) -> list[MediaItem]:
+    """The items of shard ``index`` of ``count`` (0-based), assigned by a hash of the output key.
+
+    The assignment of a file does not depend on which other files exist, so shards stay disjoint and
+    complete when run on different machines with the same inputs.
+    """
+    if count < 1 or not 0 <= index < count:
+        raise ConfigError(f"--shard must be i/n with 0 <= i < n, got {index}/{count}")
+    return [it for it in items if int(hashlib.sha1(it.key.encode()).hexdigest(), 16) % count == index]
+
+
+# --------------------------------------------------------------------------------------------------
+# One file
+
+
+def _failed(item: MediaItem, status: Status, reason: str) -> ItemResult:
+    row = ManifestRow(source=str(item.path), kind=item.kind, status=status, reason=reason)
+    return ItemResult(item=item, status=status, rows=[row], reason=reason)
+
+
+def _source_stamp(path: Path) -> dict[str, int]:
+    stat = path.stat()
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def _load_record(out_dir: Path, item: MediaItem, config: ExtractConfig) -> ItemResult | None:
+    """The finished result of ``item`` from its record, if it is valid for these settings."""
+    record_path = out_dir / item.key / RECORD_NAME
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        if (
+            record.get("version") != _RECORD_VERSION
+            or record.get("config") != config.fingerprint()
+            or record.get("source_stamp") != _source_stamp(item.path)
+        ):
+            return None
+        rows = [ManifestRow(**{**row, "source": str(item.path)}) for row in record["rows"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if any(row.crop is not None and not (out_dir / row.crop).is_file() for row in rows):
+        return None
+    return ItemResult(item, record["status"], rows, reason=record.get("reason", ""), skipped=True)
+
+
+def _clear_folder(folder: Path) -> None:
+    """Remove crops, the record and temporary files left by an earlier, unfinished attempt."""
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        if entry.is_file() and (
+            _CROP_NAME.match(entry.name) or TMP_MARK in entry.name or entry.name == RECORD_NAME
+        ):
+            entry.unlink()
+
+
+def _faces_to_keep(detector: FaceDetector, image, previous: Box | None, all_faces: bool):
+    detections = detector.detect(image)
+    if all_faces:
+        return sorted(detections, key=lambda d: -box_area(d.box))
+    chosen = pick_face(detections, previous)
+    return [] if chosen is None else [chosen]
+
+
+def _frames_of(item: MediaItem, config: ExtractConfig) -> Iterator[tuple[int, float, object]]:
+    """Yield ``(frame index, timestamp, RGB image)`` for the frames to search in ``item``."""
+    if item.kind == "image":
+        yield 0, 0.0, read_image(item.path)
+        return
+    table = probe_video(item.path)
+    for frame in read_frames(table, config.frame_indices(table.num_frames)):
+        yield frame.index, frame.timestamp, frame.image
+
+
+def extract_item(item: MediaItem, config: ExtractConfig, detector: FaceDetector, out_dir: Path) -> ItemResult:
+    """Extract the face crops of one file into ``out_dir / item.key``, or reuse a finished record.
+
+    Bad input never raises: the result carries status and reason. Only errors of fakescan's own
+    making (status ``error``) are left without a record, so that the next run retries them.
+    """
+    folder = out_dir / item.key
+    if item.path.is_file():
+        done = _load_record(out_dir, item, config)
+        if done is not None:
+            return done
+    _clear_folder(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+
+    rows: list[ManifestRow] = []
+    previous: Box | None = None
+    status: Status = "no_face"
+    reason = ""
+    frames_read = 0
+    source = str(item.path)
+    try:
+        for index, timestamp, image in _frames_of(item, config):
+            frames_read += 1
+            faces = _faces_to_keep(detector, image, previous, config.all_faces)
+            if not faces:
+                rows.append(
+                    ManifestRow(
+                        source, item.kind, "no_face", index, round(timestamp, 4), reason="no face found"
+                    )
+                )
+                continue
+            previous = faces[0].box
+            status = "ok"
+            for k, face in enumerate(faces):
+                name = (
+                    f"{index}_{k}.{config.image_format}"
+                    if config.all_faces
+                    else f"{index}.{config.image_format}"
+                )
+                crop = crop_face(image, face.box, config.size, config.margin, config.border)
+                write_image(folder / name, crop)
+                x1, y1, x2, y2 = (round(v, 1) for v in face.box)
+                rows.append(
+                    ManifestRow(
+                        source,
+                        item.kind,
+                        "ok",
+                        index,
+                        round(timestamp, 4),
+                        k,
+                        x1,
+                        y1,
+                        x2,
+                        y2,
+                        round(face.score, 4),
+                        f"{item.key}/{name}",
+                    )
+                )
+        if frames_read == 0:
+            raise DecodeError(item.path, "no frame could be decoded")
+    except DecodeError as error:
+        if frames_read == 0:
+            status = "decode_error"
+        reason = error.reason
+        rows.append(ManifestRow(source, item.kind, "decode_error", reason=error.reason))
+    except InputError as error:
+        _clear_folder(folder)
+        status, reason = "unreadable", error.reason
+        rows = [ManifestRow(source, item.kind, "unreadable", reason=error.reason)]
+    except Exception as error:  # a fault of ours: report it on one line and retry it next run
+        _clear_folder(folder)
+        return _failed(item, "error", f"{type(error).__name__}: {error}".splitlines()[0])
+    if status == "no_face" and not reason:
+        reason = "no face found in any searched frame"
+
+    record = {
+        "version": _RECORD_VERSION,
+        "config": config.fingerprint(),
+        "source_stamp": _source_stamp(item.path),
+        "status": status,
+        "reason": reason,
+        "rows": [asdict(row) for row in rows],
+    }
+    atomic_write_text(folder / RECORD_NAME, json.dumps(record))
+    return ItemResult(item, status, rows, reason=reason, frames_read=frames_read)
+
+
+# --------------------------------------------------------------------------------------------------
+# A whole run
+
+
+def write_manifest(path: Path, rows: Iterable[ManifestRow]) -> None:
+    """Write manifest rows as CSV (header = :class:`ManifestRow` fields), atomically."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    names = [f.name for f in fields(ManifestRow)]
+    writer.writerow(names)
+    for row in rows:
+        writer.writerow(["" if getattr(row, n) is None else getattr(row, n) for n in names])
+    atomic_write_text(path, buffer.getvalue())
+
+
+_worker_detector: FaceDetector | None = None
+
+
+def _build_detector(config: ExtractConfig) -> FaceDetector:
+    options = {"max_side": config.detect_max_side}
+    return create_detector(config.detector, weights=config.detector_weights, **options)
+
+
+def _worker_init(config: ExtractConfig) -> None:
+    global _worker_detector  # one detector per worker process, built once
+    import cv2
+
+    cv2.setNumThreads(1)
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+    _worker_detector = _build_detector(config)
+
+
+def _worker_run(item: MediaItem, config: ExtractConfig, out_dir: Path) -> ItemResult:
+    assert _worker_detector is not None
+    return extract_item(item, config, _worker_detector, out_dir)
+
+
+def _remove_stale_temporaries(out_dir: Path) -> None:
+    for entry in out_dir.glob(f".*{TMP_MARK}"):
+        entry.unlink(missing_ok=True)
+
+
+def run_extraction(
+    inputs: Sequence[str | Path],
+    out_dir: str | Path,
+    config: ExtractConfig | None = None,
+    workers: int = 1,
+    shard: tuple[int, int] | None = None,
+    on_result: Callable[[ItemResult, int], None] | None = None,
+) -> ExtractReport:
+    """Extract face crops from every video and image in ``inputs`` into ``out_dir``.
+
+    Args:
+        inputs: files and folders (searched recursively), mixed.
+        out_dir: output folder; created if needed.
+        config: extraction settings.
+        workers: processes to use; each builds its own detector.
+        shard: ``(i, n)`` to process only the i-th of n disjoint parts (for job arrays).
+        on_result: called with each file's result and the number of files planned, as they finish.
+
+    Returns:
+        The report. The manifest (``manifest.csv``, or ``manifest.shard-i-of-n.csv``) covers every
+        file of this run, including those finished by an earlier run.
+
+    Raises:
+        DetectorError: the detector cannot be built.
+        ConfigError: invalid settings.
+    """
+    config = config or ExtractConfig()
+    out_dir = Path(out_dir)
+    items, missing, ignored = collect_inputs(inputs)
+    if shard is not None:
+        items = select_shard(items, *shard)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(out_dir)
+    total = len(items) + len(missing)
+
+    results: list[ItemResult] = []
+    for result in missing:
+        results.append(result)
+        if on_result:
+            on_result(result, total)
+    if workers <= 1 or len(items) <= 1:
+        detector = _build_detector(config)  # raise DetectorError before touching any file
+        for item in items:
+            result = extract_item(item, config, detector, out_dir)
+            results.append(result)
+            if on_result:
+                on_result(result, total)
+    else:
+        _build_detector(config)  # fail fast here rather than in every worker
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_worker_init, initargs=(config,)
+        ) as pool:
+            futures = {pool.submit(_worker_run, item, config, out_dir): n for n, item in enumerate(items)}
+            finished: dict[int, ItemResult] = {}
+            for future in as_completed(futures):
+                finished[futures[future]] = result = future.result()
+                if on_result:
+                    on_result(result, total)
+            results.extend(finished[n] for n in range(len(items)))
+
+    name = "manifest.csv" if shard is None else f"manifest.shard-{shard[0]}-of-{shard[1]}.csv"
+    report = ExtractReport(results=results, ignored=ignored, manifest=out_dir / name)
+    report.status_counts.update(result.status for result in results)
+    write_manifest(report.manifest, report.rows)
+    return report
+
+
+def describe_failure(result: ItemResult) -> str:
+    """One line for a file that gave no crops: ``path: status (reason)``."""
+    return f"{result.item.path}: {result.status} ({result.reason})"
