@@ -37,7 +37,9 @@ def stamp_index(image: np.ndarray, index: int) -> np.ndarray:
 def read_index(image: np.ndarray) -> int:
     """The index painted by :func:`stamp_index`."""
     bars = image[-12:-4].astype(float).mean(axis=(0, 2))
-    return sum(1 << bit for bit in range(INDEX_BITS) if bars[bit * BAR_WIDTH + 2 : bit * BAR_WIDTH + 6].mean() > 128)
+    return sum(
+        1 << bit for bit in range(INDEX_BITS) if bars[bit * BAR_WIDTH + 2 : bit * BAR_WIDTH + 6].mean() > 128
+    )
 
 
 VideoMaker = Callable[..., Path]
@@ -64,7 +66,9 @@ def make_video(tmp_path: Path) -> VideoMaker:
         import cv2
 
         width, height = size
-        base = np.full((height, width, 3), 90, np.uint8) if background is None else cv2.resize(background, size)
+        base = (
+            np.full((height, width, 3), 90, np.uint8) if background is None else cv2.resize(background, size)
+        )
         path = tmp_path / name
         with av.open(str(path), mode="w") as container:
             stream = container.add_stream(codec, rate=Fraction(fps, 1))

@@ -12,9 +12,11 @@ Exit codes:
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, ParamSpec
 
 import typer
 from rich.console import Console
@@ -37,6 +39,23 @@ app.add_typer(samples_app, name="samples")
 
 console = Console(stderr=True)
 _state = {"debug": False}
+P = ParamSpec("P")
+
+
+def _report_errors(command: Callable[P, None]) -> Callable[P, None]:
+    """Turn a :class:`FakescanError` into one red line and exit code 1 (a traceback with --debug)."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            command(*args, **kwargs)
+        except FakescanError as error:
+            if _state["debug"]:
+                raise
+            console.print(f"[bold red]error:[/] {error}", soft_wrap=True, highlight=False)
+            raise typer.Exit(1) from None
+
+    return run
 
 
 def _version(value: bool) -> None:
@@ -67,6 +86,7 @@ def _parse_shard(text: str | None) -> tuple[int, int] | None:
 
 
 @app.command()
+@_report_errors
 def extract(
     inputs: Annotated[
         list[Path], typer.Argument(help="Video or image files, or folders (searched recursively).")
@@ -180,6 +200,7 @@ def extract(
 
 
 @samples_app.command("fetch")
+@_report_errors
 def samples_fetch() -> None:
     """Download the real sample media (face videos and photos) into the cache; print its folder."""
     from fakescan.data.samples import fetch_samples
@@ -199,24 +220,4 @@ def samples_path() -> None:
 
 def main() -> None:
     """Entry point of the ``fakescan`` console script."""
-    try:
-        app(standalone_mode=False)
-    except FakescanError as error:
-        if _state["debug"]:
-            raise
-        console.print(f"[bold red]error:[/] {error}", soft_wrap=True, highlight=False)
-        raise SystemExit(1) from None
-    except KeyboardInterrupt:
-        console.print("[bold red]interrupted[/]")
-        raise SystemExit(130) from None
-    except typer.Exit as done:
-        raise SystemExit(done.exit_code) from None
-    except (typer.Abort, EOFError):
-        raise SystemExit(1) from None
-    except Exception as error:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            raise SystemExit(error.exit_code) from None
-        raise
+    app()

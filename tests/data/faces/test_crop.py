@@ -14,7 +14,9 @@ def test_crop_is_square_centred_and_enlarged() -> None:
     assert (x1 + x2) / 2 == pytest.approx(120, abs=1) and (y1 + y2) / 2 == pytest.approx(80, abs=1)
 
 
-@pytest.mark.parametrize("box", [(0, 0, 50, 50), (600, 320, 640, 360), (-20, 100, 30, 160), (300, 10, 380, 358)])
+@pytest.mark.parametrize(
+    "box", [(0, 0, 50, 50), (600, 320, 640, 360), (-20, 100, 30, 160), (300, 10, 380, 358)]
+)
 def test_clamped_crop_stays_inside_the_image(box) -> None:
     x1, y1, x2, y2 = square_crop_box(box, 1.5, 640, 360, border="clamp")
     assert 0 <= x1 < x2 <= 640 and 0 <= y1 < y2 <= 360 and x2 - x1 == y2 - y1

@@ -1,0 +1,85 @@
+"""The ``fakescan`` command line, run as a user runs it (a subprocess)."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fakescan.data.images import read_image
+
+
+def fakescan(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fakescan", *map(str, args)], capture_output=True, text=True, check=False
+    )
+
+
+def test_extract_options_reach_the_output(samples: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = fakescan(
+        "extract", samples / "videos/single_face.mp4", samples / "images/obama.jpg", "--out", out,
+        "--frames", "4", "--size", "128", "--format", "jpg", "--margin", "2.0", "--detector", "haar",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "manifest:" in done.stderr and "ok" in done.stderr
+    with open(out / "manifest.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["frame_index"] for r in rows if "single_face" in r["source"]] == ["9", "27", "45", "63"]
+    crops = sorted(out.rglob("*.jpg"))
+    assert len(crops) == 5 and {read_image(p).shape for p in crops} == {(128, 128, 3)}
+    box = [float(rows[-1][k]) for k in ("x1", "y1", "x2", "y2")]
+    assert box[2] > box[0]
+
+
+def test_every_frame_of_a_range(samples: Path, tmp_path: Path) -> None:
+    done = fakescan(
+        "extract", samples / "videos/single_face.mp4", "--out", tmp_path,
+        "--start-frame", "10", "--end-frame", "14", "--every-frame", "--size", "32",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert sorted(int(p.stem) for p in tmp_path.rglob("*.png")) == [10, 11, 12, 13]
+
+
+def test_nothing_processed_exits_1_with_one_line(tmp_path: Path) -> None:
+    (tmp_path / "a.mp4").write_text("not a video")
+    done = fakescan("extract", tmp_path / "a.mp4", tmp_path / "gone.mov", "--out", tmp_path / "out")
+    assert done.returncode == 1
+    error_lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert error_lines == ["error: no input could be processed (2 files, all failed)"]
+    assert "Traceback" not in done.stderr
+    assert f"{tmp_path / 'gone.mov'}: unreadable (file not found)" in done.stderr.replace("\n", "")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--shard", "2"], "--shard must look like i/n"),
+        (["--shard", "4/4"], "--shard must be i/n with 0 <= i < n"),
+        (["--detector", "mtcnn"], "unknown face detector 'mtcnn'"),
+        (["--detector", "retinaface"], "needs a local weights file"),
+        (["--every-frame", "--stride", "3"], "contradict"),
+        (["--margin", "0.2"], "--margin must be at least 1.0"),
+    ],
+)
+def test_bad_options_give_one_clear_line(
+    samples: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
+    done = fakescan("extract", samples / "images/obama.jpg", "--out", tmp_path, *args)
+    assert done.returncode == 1
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert not list(tmp_path.rglob("*.png"))
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    done = fakescan("--debug", "extract", tmp_path / "gone.mp4", "--out", tmp_path, "--detector", "nope")
+    assert done.returncode == 1 and "Traceback" in done.stderr and "DetectorError" in done.stderr
+
+
+def test_version_usage_and_samples_path() -> None:
+    assert fakescan("--version").stdout.startswith("fakescan 0.")
+    assert fakescan("extract").returncode == 2
+    assert fakescan("samples", "path").stdout.strip().endswith("samples")
