@@ -21,6 +21,7 @@ from torch import nn
 from fakescan.errors import CheckpointMismatchError
 from fakescan.models._registry import register_model
 from fakescan.models.layers import SeparableConv2d, XceptionBlock
+from fakescan.models.output import DetectorOutput, InputConfig
 
 __all__ = ["STAGES", "Xception", "load_pretrained", "load_state_file", "remap_legacy_xception", "xception"]
 
@@ -46,13 +47,17 @@ class Xception(nn.Module):
         num_classes: outputs of the head: 1 (a real/fake logit), K for K classes, 0 for no head.
         in_chans: input channels (3 for RGB; 1 for a grayscale spectrum).
         drop_rate: dropout before the classifier.
+        image_size: the input side the model is meant for (recorded in ``input_cfg``; any size runs).
 
     Shapes: input ``B×in_chans×H×W``; features ``B×2048×⌈H/32⌉×⌈W/32⌉`` (10×10 at 299 px, 8×8 at 256);
     logits ``B×num_classes``.
     """
 
-    def __init__(self, num_classes: int = 1, in_chans: int = 3, drop_rate: float = 0.0) -> None:
+    def __init__(
+        self, num_classes: int = 1, in_chans: int = 3, drop_rate: float = 0.0, image_size: int = 299
+    ) -> None:
         super().__init__()
+        self.input_cfg = InputConfig(image_size=image_size)
         self.num_classes = num_classes
         self.in_chans = in_chans
         self.drop_rate = drop_rate
@@ -110,8 +115,12 @@ class Xception(nn.Module):
         x = self.head_drop(x.mean(dim=(2, 3)))
         return x if pre_logits else self.fc(x)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
+    def forward(self, x: torch.Tensor, return_aux: bool = False) -> torch.Tensor | DetectorOutput:
+        """Logits ``B×num_classes``; with ``return_aux``, a :class:`DetectorOutput` that also holds
+        the final feature map as ``aux["features"]``."""
+        features = self.forward_features(x)
+        logits = self.forward_head(features)
+        return DetectorOutput(logits, {"features": features}) if return_aux else logits
 
     def get_classifier(self) -> nn.Module:
         return self.fc
@@ -200,10 +209,14 @@ def _key_order(own: Mapping[str, torch.Tensor]):
 
 @register_model
 def xception(
-    num_classes: int = 1, in_chans: int = 3, drop_rate: float = 0.0, pretrained: str | Path | None = None
+    num_classes: int = 1,
+    in_chans: int = 3,
+    drop_rate: float = 0.0,
+    image_size: int = 299,
+    pretrained: str | Path | None = None,
 ) -> Xception:
     """Plain Xception classifier (the FaceForensics++ baseline); ``pretrained`` is a local weights file."""
-    model = Xception(num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate)
+    model = Xception(num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate, image_size=image_size)
     if pretrained is not None:
         load_pretrained(model, pretrained)
     return model
