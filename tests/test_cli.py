@@ -83,3 +83,28 @@ def test_version_usage_and_samples_path() -> None:
     assert fakescan("--version").stdout.startswith("fakescan 0.")
     assert fakescan("extract").returncode == 2
     assert fakescan("samples", "path").stdout.strip().endswith("samples")
+
+
+def test_retinaface_weights_option_reaches_the_detector(samples: Path, tmp_path: Path) -> None:
+    import json
+
+    import torch
+
+    from tests.data.test_retinaface import MOBILENET_LAYOUT, _random_state
+
+    weights = tmp_path / "mobilenet0.25_Final.pth"
+    torch.save(_random_state(MOBILENET_LAYOUT), weights)
+    out = tmp_path / "out"
+    done = fakescan(
+        "extract", samples / "images/obama.jpg", "--out", out, "--detector", "retinaface",
+        "--detector-weights", weights,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    record = json.loads((out / "obama/_extract.json").read_text())
+    assert record["config"]["detector"] == "retinaface"
+    assert record["config"]["detector_weights"] == str(weights)
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"junk")
+    failed = fakescan("extract", samples / "images/obama.jpg", "--out", out, "--detector", "retinaface",
+                      "--detector-weights", bad)  # fmt: skip
+    assert failed.returncode == 1 and str(bad) in failed.stderr and "Traceback" not in failed.stderr
