@@ -1,0 +1,1 @@
+"""Training: losses, the engine and its optimiser recipes."""
