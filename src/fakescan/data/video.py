@@ -241,6 +241,7 @@ def read_frames(table: FrameTable, indices: Sequence[int]) -> Iterator[VideoFram
         if table.pts is None:
             yield from _read_sequential(container, stream, table, targets)
             return
+        wanted = frozenset(table.pts[t] for t in targets)
         decoder: Iterator | None = None
         position = -1  # index of the last frame the decoder produced
         for number, target in enumerate(targets):
@@ -249,13 +250,13 @@ def read_frames(table: FrameTable, indices: Sequence[int]) -> Iterator[VideoFram
             keyframe = table.keyframe_before(target)
             seeked = False
             if decoder is None and keyframe == 0:
-                decoder = container.decode(stream)  # from the start: no seek needed
+                decoder = _decode_wanted(container, stream, wanted)  # from the start: no seek needed
             elif decoder is None or keyframe > position + 1:
                 container.seek(table.pts[keyframe], stream=stream, backward=True, any_frame=False)
-                decoder = container.decode(stream)
+                decoder = _decode_wanted(container, stream, wanted)
                 position, seeked = keyframe - 1, True
             produced = False
-            for frame in _frames(decoder):
+            for frame in decoder:
                 produced = True
                 # A frame without a timestamp (still images, some raw streams) follows the last one.
                 position = position + 1 if frame.pts is None else table.index_of_pts(frame.pts)
@@ -278,6 +279,26 @@ def read_frames(table: FrameTable, indices: Sequence[int]) -> Iterator[VideoFram
         raise DecodeError(table.path, f"decoding failed ({_ffmpeg_reason(error)})") from error
     finally:
         container.close()
+
+
+def _decode_wanted(container, stream, wanted_pts: frozenset[int]) -> Iterator:
+    """Frames decoded from the container's position, skipping the work no wanted frame depends on.
+
+    A frame that no other frame references (most B-frames) and that is not wanted is dropped before
+    it is decoded (FFmpeg's ``skip_frame = NONREF``, switched per packet), which spares about a
+    third of the decoding on the way from a keyframe to a target; the frames returned are exact.
+    Damaged packets are skipped rather than fatal.
+    """
+    import av
+
+    context = stream.codec_context
+    for packet in container.demux(stream):
+        context.skip_frame = "DEFAULT" if packet.pts is None or packet.pts in wanted_pts else "NONREF"
+        try:
+            frames = packet.decode()
+        except av.InvalidDataError:
+            continue
+        yield from frames
 
 
 def _frames(decoder: Iterator) -> Iterator:
