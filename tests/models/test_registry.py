@@ -80,3 +80,16 @@ def test_shapes_gradients_determinism_and_safetensors_round_trip(name: str, tmp_
     reloaded.load_state_dict(load_file(tmp_path / "model.safetensors"))
     with torch.no_grad():
         assert torch.equal(reloaded(images), first)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_channels_last_gives_the_same_outputs(name: str) -> None:
+    """The fast inference layout must not change results (the FFT filter once broke under it)."""
+    torch.manual_seed(0)
+    model = create(name, num_classes=1, image_size=SIZE).eval()
+    images = torch.rand(2, 3, SIZE, SIZE) * 2 - 1
+    with torch.no_grad():
+        expected = model(images)
+        model = model.to(memory_format=torch.channels_last)
+        got = model(images.contiguous(memory_format=torch.channels_last))
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)

@@ -54,7 +54,8 @@ class SpectralFilter(nn.Module):
                 f"{channels}×{height}×{width}: build the model for the image size it is fed"
             )
         spectrum = torch.fft.rfft2(x.float(), dim=(-2, -1), norm="ortho")  # B×C×H×(W//2+1)
-        kernel = torch.view_as_complex(self.weight.float()).permute(2, 0, 1)  # C×H×(W//2+1)
+        # contiguous(): model.to(memory_format=channels_last) restrides this 4-D parameter too.
+        kernel = torch.view_as_complex(self.weight.float().contiguous()).permute(2, 0, 1)  # C×H×(W//2+1)
         out = torch.fft.irfft2(spectrum * kernel, s=(height, width), dim=(-2, -1), norm="ortho")
         return out.to(x.dtype)
 
