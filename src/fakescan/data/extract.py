@@ -220,21 +220,30 @@ def _kind_of(path: Path) -> Literal["video", "image"] | None:
     return None
 
 
-def collect_inputs(inputs: Sequence[str | Path]) -> tuple[list[MediaItem], list[ItemResult], int]:
+def collect_inputs(
+    inputs: Sequence[str | Path | MediaItem],
+) -> tuple[list[MediaItem], list[ItemResult], int]:
     """Expand files and folders (recursively) into media items with unique output keys.
 
     A file given directly keeps its stem as key; a file found in a folder keeps its path relative
     to that folder. Keys that would collide (``a.mp4`` beside ``a.avi``) get the extension appended,
-    then a counter if still needed.
+    then a counter if still needed. A :class:`MediaItem` keeps its key exactly (the caller makes
+    those keys unique, e.g. the video ids of a data set index).
 
     Returns:
         ``(items, missing, ignored)``: the items in a stable order, a failed result for every input
         path that does not exist, and the number of non-media files skipped inside folders.
     """
-    planned: list[tuple[Path, Literal["video", "image", "unknown"], str]] = []
+    planned: list[tuple[Path, Literal["video", "image", "unknown"], str] | MediaItem] = []
     missing: list[ItemResult] = []
     ignored = 0
     for given in inputs:
+        if isinstance(given, MediaItem):
+            if given.path.is_file():
+                planned.append(given)
+            else:
+                missing.append(_failed(given, "unreadable", "file not found"))
+            continue
         path = Path(given)
         if path.is_dir():
             for found in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")):
@@ -249,10 +258,14 @@ def collect_inputs(inputs: Sequence[str | Path]) -> tuple[list[MediaItem], list[
             item = MediaItem(path, _kind_of(path) or "unknown", path.stem)
             missing.append(_failed(item, "unreadable", "file not found"))
 
-    stems = Counter(key for _, _, key in planned)
+    stems = Counter(entry[2] for entry in planned if not isinstance(entry, MediaItem))
     items: list[MediaItem] = []
-    taken: set[str] = set()
-    for path, kind, stem_key in planned:
+    taken = {entry.key for entry in planned if isinstance(entry, MediaItem)}
+    for entry in planned:
+        if isinstance(entry, MediaItem):
+            items.append(entry)
+            continue
+        path, kind, stem_key = entry
         key = f"{stem_key}_{path.suffix.lstrip('.').lower()}" if stems[stem_key] > 1 else stem_key
         unique, counter = key, 2
         while unique in taken:
@@ -470,7 +483,7 @@ def _remove_stale_temporaries(out_dir: Path) -> None:
 
 
 def run_extraction(
-    inputs: Sequence[str | Path],
+    inputs: Sequence[str | Path | MediaItem],
     out_dir: str | Path,
     config: ExtractConfig | None = None,
     workers: int = 1,
@@ -480,7 +493,8 @@ def run_extraction(
     """Extract face crops from every video and image in ``inputs`` into ``out_dir``.
 
     Args:
-        inputs: files and folders (searched recursively), mixed.
+        inputs: files and folders (searched recursively), mixed; or :class:`MediaItem` s whose
+            crops go exactly to their ``key``.
         out_dir: output folder; created if needed.
         config: extraction settings.
         workers: processes to use; each builds its own detector.
