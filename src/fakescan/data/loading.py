@@ -1,0 +1,581 @@
+"""Torch datasets over face crops — a crop folder or packed shards — and the loaders built on them.
+
+Two sources give the same :class:`Sample`:
+
+- :class:`CropFolderDataset` (map-style) reads ``crops_root / record.crop`` for each row of a crop
+  table;
+- :class:`ShardDataset` (iterable) streams the tar shards of :func:`fakescan.data.packing.pack_shards`,
+  splitting them across DataLoader workers and, when ``torch.distributed`` is initialised, across
+  ranks, so that every sample is read by exactly one of them.
+
+A sample's augmentation draws from ``numpy.random.default_rng([seed, epoch, hash(crop path)])``:
+fixed by the seed, independent of the source, of the order and of which worker reads it, so both
+datasets give identical samples for the same crops. :func:`collate` stacks samples into a
+:class:`Batch`; :func:`make_loader` builds the DataLoader (workers, pinned memory, a class-balanced
+or distributed sampler).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tarfile
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler, get_worker_info
+
+from fakescan.data.datasets.index import CropRecord
+from fakescan.data.images import IMAGE_EXTENSIONS
+from fakescan.data.packing import META_SUFFIX, SPECTRUM_SUFFIX, class_names_of
+from fakescan.data.transforms import Transform, decode_image, normalize_spectrum
+from fakescan.errors import ConfigError, InputError
+from fakescan.ops.spectrum import SpectrumStats
+
+__all__ = [
+    "Batch",
+    "ClassBalancedSampler",
+    "CropFolderDataset",
+    "Sample",
+    "ShardDataset",
+    "balanced_weights",
+    "collate",
+    "make_loader",
+    "sample_rng",
+    "set_epoch",
+]
+
+Balance = Literal["label", "class"]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One face crop, ready for the model.
+
+    Attributes:
+        image: ``3×H×W`` float32, normalised as the transform's ``InputConfig`` says.
+        label: 0 real, 1 fake.
+        class_index: index into the class names (0 real, then the methods sorted).
+        video_id: the crop's video (see :class:`~fakescan.data.datasets.CropRecord`).
+        frame_index: the frame of that video.
+        crop: the crop's path relative to the crops folder (its identity).
+        spectrum: ``C×H×W`` float32 spectrum image, or None.
+    """
+
+    image: torch.Tensor
+    label: int
+    class_index: int
+    video_id: str
+    frame_index: int
+    crop: str
+    spectrum: torch.Tensor | None = None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A batch of ``B`` samples.
+
+    Attributes:
+        images: ``B×3×H×W`` float32.
+        labels: ``B`` int64, 0 real / 1 fake (what :func:`fakescan.train.losses.classification_loss`
+            takes for a 1-logit model).
+        class_labels: ``B`` int64 class indices (for a K-class model).
+        video_ids: ``B`` video ids (for per-video scores).
+        frame_indices: ``B`` int64 frame indices.
+        spectra: ``B×C×H×W`` float32 spectrum images, or None.
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    class_labels: torch.Tensor
+    video_ids: tuple[str, ...]
+    frame_indices: torch.Tensor
+    spectra: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
+        """The batch with its tensors on ``device``."""
+
+        def move(tensor: torch.Tensor) -> torch.Tensor:
+            return tensor.to(device, non_blocking=non_blocking)
+
+        return Batch(
+            images=move(self.images),
+            labels=move(self.labels),
+            class_labels=move(self.class_labels),
+            video_ids=self.video_ids,
+            frame_indices=move(self.frame_indices),
+            spectra=None if self.spectra is None else move(self.spectra),
+        )
+
+    def pin_memory(self) -> Batch:
+        """The batch in page-locked memory (called by a DataLoader with ``pin_memory=True``)."""
+        return Batch(
+            images=self.images.pin_memory(),
+            labels=self.labels.pin_memory(),
+            class_labels=self.class_labels.pin_memory(),
+            video_ids=self.video_ids,
+            frame_indices=self.frame_indices.pin_memory(),
+            spectra=None if self.spectra is None else self.spectra.pin_memory(),
+        )
+
+
+def collate(samples: Sequence[Sample]) -> Batch:
+    """Stack samples into a :class:`Batch` (the ``collate_fn`` of :func:`make_loader`).
+
+    Raises:
+        ValueError: no samples, or only some of them carry a spectrum.
+
+    >>> s = Sample(torch.zeros(3, 4, 4), 1, 2, "v", 7, "v/7.png")
+    >>> batch = collate([s, s])
+    >>> batch.images.shape, batch.labels.tolist(), batch.class_labels.tolist(), batch.video_ids
+    (torch.Size([2, 3, 4, 4]), [1, 1], [2, 2], ('v', 'v'))
+    """
+    if not samples:
+        raise ValueError("cannot collate an empty list of samples")
+    with_spectrum = sum(sample.spectrum is not None for sample in samples)
+    if with_spectrum not in (0, len(samples)):
+        raise ValueError(f"{with_spectrum} of {len(samples)} samples carry a spectrum; all or none must")
+    spectra = None
+    if with_spectrum:
+        spectra = torch.stack([sample.spectrum for sample in samples if sample.spectrum is not None])
+    return Batch(
+        images=torch.stack([sample.image for sample in samples]),
+        labels=torch.tensor([sample.label for sample in samples], dtype=torch.int64),
+        class_labels=torch.tensor([sample.class_index for sample in samples], dtype=torch.int64),
+        video_ids=tuple(sample.video_id for sample in samples),
+        frame_indices=torch.tensor([sample.frame_index for sample in samples], dtype=torch.int64),
+        spectra=spectra,
+    )
+
+
+def sample_rng(seed: int, epoch: int, crop: str) -> np.random.Generator:
+    """The generator that augments ``crop`` in ``epoch``: the same in every dataset and worker.
+
+    >>> sample_rng(0, 1, "a/0.png").random() == sample_rng(0, 1, "a/0.png").random()
+    True
+    """
+    digest = hashlib.blake2b(crop.encode("utf-8"), digest_size=8).digest()
+    return np.random.default_rng([seed, epoch, int.from_bytes(digest, "little")])
+
+
+# -- a crop folder -------------------------------------------------------------------------------
+
+
+class CropFolderDataset(Dataset[Sample]):
+    """Map-style dataset over the crop files of a crop table.
+
+    Args:
+        records: the rows to serve, in order (usually one split of a crop table).
+        crops_root: the folder the ``crop`` paths are relative to.
+        transform: a :class:`~fakescan.data.transforms.Transform` (``TrainTransform``, ``EvalTransform``).
+        class_names: class index → method; default :func:`~fakescan.data.packing.class_names_of`
+            ``(records)``. Pass the full table's names when ``records`` is one split.
+        seed: base seed of the augmentations (see :func:`sample_rng`).
+
+    Raises (on access):
+        InputError: the crop file is missing or not a decodable image (the error names the file).
+    """
+
+    def __init__(
+        self,
+        records: Sequence[CropRecord],
+        crops_root: str | Path,
+        transform: Transform,
+        class_names: Sequence[str] | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.records = list(records)
+        self.crops_root = Path(crops_root)
+        self.transform = transform
+        self.class_names = tuple(class_names) if class_names is not None else class_names_of(self.records)
+        self._class_index = {name: index for index, name in enumerate(self.class_names)}
+        missing = sorted({r.method for r in self.records} - set(self._class_index))
+        if missing:
+            raise ConfigError(f"class_names {self.class_names} lack the method(s) {missing} of the records")
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the augmentations of ``epoch`` (call before each epoch's iteration starts)."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> Sample:
+        record = self.records[index]
+        path = self.crops_root / record.crop
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise InputError(path, "crop file not found") from None
+        except OSError as error:
+            raise InputError(path, f"cannot read the crop file ({error.strerror or error})") from None
+        views = self.transform(decode_image(data, path), sample_rng(self.seed, self.epoch, record.crop))
+        return Sample(
+            image=views.image,
+            label=record.label,
+            class_index=self._class_index[record.method],
+            video_id=record.video_id,
+            frame_index=record.frame_index,
+            crop=record.crop,
+            spectrum=views.spectrum,
+        )
+
+    def targets(self, balance: Balance = "label") -> list[int]:
+        """Per-sample targets for balancing: binary labels, or class indices."""
+        if balance == "label":
+            return [record.label for record in self.records]
+        return [self._class_index[record.method] for record in self.records]
+
+
+# -- shards --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _RawSample:
+    """One sample of a shard, still encoded."""
+
+    source: str
+    image_name: str
+    image: bytes
+    meta: dict[str, Any]
+    spectrum: bytes | None
+
+
+class ShardDataset(IterableDataset[Sample]):
+    """Iterable dataset streaming the tar shards of :func:`~fakescan.data.packing.pack_shards`.
+
+    Work is divided among ``P = world_size × num_workers`` partitions (rank ``r``, worker ``w`` is
+    partition ``r × num_workers + w``). With at least ``P`` shards, partition ``p`` reads shards
+    ``p, p + P, …`` of the (epoch-shuffled) shard list; with fewer, every partition reads all shards
+    and keeps samples ``p, p + P, …``. Either way each sample goes to exactly one partition;
+    partitions may differ in size (by up to a shard in the first case, by one sample in the second),
+    so a distributed trainer must not assume equal step counts per rank.
+
+    Args:
+        shard_paths: the shards (e.g. :meth:`~fakescan.data.packing.ShardIndex.shard_paths`).
+        transform: a :class:`~fakescan.data.transforms.Transform`.
+        shuffle_buffer: 0 reads in order; ``n > 0`` shuffles the shard order each epoch and the
+            samples through a buffer of ``n`` (still-encoded) samples.
+        seed: base seed of the shuffling and of the augmentations (see :func:`sample_rng`).
+        spectrum_stats: normalise the spectra stored in the shards with these (the index's
+            ``spectrum_stats``); None leaves them raw. A spectrum computed by the transform wins
+            over a stored one.
+        rank, world_size: this process's place among distributed processes; default: read from
+            ``torch.distributed`` when it is initialised, else 0 of 1.
+
+    Raises (while iterating):
+        InputError: a shard is missing or not a tar file, or a sample's image cannot be decoded
+            (the error names the shard and the crop).
+    """
+
+    def __init__(
+        self,
+        shard_paths: Sequence[str | Path],
+        transform: Transform,
+        shuffle_buffer: int = 0,
+        seed: int = 0,
+        spectrum_stats: SpectrumStats | None = None,
+        rank: int | None = None,
+        world_size: int | None = None,
+    ) -> None:
+        super().__init__()
+        if shuffle_buffer < 0:
+            raise ConfigError(f"shuffle_buffer must be 0 or more, got {shuffle_buffer}")
+        if (rank is None) != (world_size is None):
+            raise ConfigError("give both rank and world_size, or neither")
+        if rank is not None and world_size is not None and not 0 <= rank < world_size:
+            raise ConfigError(f"rank must be in 0..{world_size - 1}, got {rank}")
+        self.shard_paths = [Path(path) for path in shard_paths]
+        self.transform = transform
+        self.shuffle_buffer = shuffle_buffer
+        self.seed = seed
+        self.spectrum_stats = spectrum_stats
+        self.rank, self.world_size = rank, world_size
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Shuffle and augment as for ``epoch`` (call before each epoch's iteration starts)."""
+        self.epoch = epoch
+
+    def partition(self) -> tuple[int, int]:
+        """``(index, count)`` of the partition this process and worker read."""
+        worker = get_worker_info()
+        worker_id, workers = (worker.id, worker.num_workers) if worker is not None else (0, 1)
+        rank, world_size = self._rank_and_world()
+        return rank * workers + worker_id, world_size * workers
+
+    def __iter__(self) -> Iterator[Sample]:
+        part, parts = self.partition()
+        for raw in self._shuffled(self._raw_samples(part, parts), part):
+            yield self._decode(raw)
+
+    def _rank_and_world(self) -> tuple[int, int]:
+        if self.rank is not None and self.world_size is not None:
+            return self.rank, self.world_size
+        return _distributed_place()
+
+    def _shard_order(self) -> list[Path]:
+        paths = list(self.shard_paths)
+        if self.shuffle_buffer > 0:  # the same order in every partition: seeded by seed and epoch only
+            np.random.default_rng([self.seed, self.epoch]).shuffle(paths)  # type: ignore[arg-type]
+        return paths
+
+    def _raw_samples(self, part: int, parts: int) -> Iterator[_RawSample]:
+        paths = self._shard_order()
+        if len(paths) >= parts:
+            for path in paths[part::parts]:
+                yield from _read_shard(path)
+            return
+        position = 0
+        for path in paths:
+            for raw in _read_shard(path):
+                if position % parts == part:
+                    yield raw
+                position += 1
+
+    def _shuffled(self, samples: Iterator[_RawSample], part: int) -> Iterator[_RawSample]:
+        if self.shuffle_buffer == 0:
+            yield from samples
+            return
+        rng = np.random.default_rng([self.seed, self.epoch, part, 1])
+        buffer: list[_RawSample] = []
+        for raw in samples:
+            if len(buffer) < self.shuffle_buffer:
+                buffer.append(raw)
+                continue
+            slot = int(rng.integers(len(buffer)))
+            yield buffer[slot]
+            buffer[slot] = raw
+        rng.shuffle(buffer)  # type: ignore[arg-type]
+        yield from buffer
+
+    def _decode(self, raw: _RawSample) -> Sample:
+        meta = raw.meta
+        crop = str(meta["crop"])
+        where = f"{raw.source}:{raw.image_name}"
+        try:
+            pixels = decode_image(raw.image, where)
+        except InputError as error:
+            raise InputError(where, f"crop {crop}: {error.reason}") from None
+        views = self.transform(pixels, sample_rng(self.seed, self.epoch, crop))
+        spec = views.spectrum
+        if spec is None and raw.spectrum is not None:
+            spec = torch.from_numpy(np.load(io.BytesIO(raw.spectrum), allow_pickle=False).astype(np.float32))
+            if self.spectrum_stats is not None:
+                spec = normalize_spectrum(spec, self.spectrum_stats)
+        return Sample(
+            image=views.image,
+            label=int(meta["label"]),
+            class_index=int(meta["class_index"]),
+            video_id=str(meta["video_id"]),
+            frame_index=int(meta["frame_index"]),
+            crop=crop,
+            spectrum=spec,
+        )
+
+
+def _read_shard(path: Path) -> Iterator[_RawSample]:
+    """The samples of one shard, in order: consecutive members that share a key."""
+    key: str | None = None
+    members: dict[str, bytes] = {}
+    try:
+        with tarfile.open(path, mode="r|") as tar:
+            for member in tar:
+                if not member.isfile():
+                    continue
+                member_key, dot, suffix = member.name.partition(".")
+                if not dot:
+                    continue
+                if member_key != key:
+                    if key is not None:
+                        yield _raw_sample(path, key, members)
+                    key, members = member_key, {}
+                handle = tar.extractfile(member)
+                members["." + suffix] = handle.read() if handle is not None else b""
+    except FileNotFoundError:
+        raise InputError(path, "shard not found") from None
+    except (tarfile.TarError, EOFError) as error:
+        raise InputError(path, f"not a readable tar shard ({error})") from None
+    if key is not None:
+        yield _raw_sample(path, key, members)
+
+
+def _raw_sample(path: Path, key: str, members: dict[str, bytes]) -> _RawSample:
+    images = [suffix for suffix in members if suffix in IMAGE_EXTENSIONS]
+    if len(images) != 1 or META_SUFFIX not in members:
+        raise InputError(path, f"sample {key} needs one image and a {META_SUFFIX}, has {sorted(members)}")
+    try:
+        meta = json.loads(members[META_SUFFIX])
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(path, f"sample {key}: unreadable {META_SUFFIX} ({error})") from None
+    return _RawSample(
+        source=str(path),
+        image_name=key + images[0],
+        image=members[images[0]],
+        meta=meta,
+        spectrum=members.get(SPECTRUM_SUFFIX),
+    )
+
+
+# -- sampling and loaders ------------------------------------------------------------------------
+
+
+def balanced_weights(targets: Sequence[int]) -> torch.Tensor:
+    """Per-sample weights ``1 / count(target)``: each target value gets the same total weight.
+
+    >>> balanced_weights([0, 1, 1, 1]).tolist()
+    [1.0, 0.3333333432674408, 0.3333333432674408, 0.3333333432674408]
+    """
+    counts = Counter(targets)
+    return torch.tensor([1.0 / counts[target] for target in targets], dtype=torch.float32)
+
+
+class ClassBalancedSampler(Sampler[int]):
+    """Draws ``num_samples`` indices with replacement, with probability proportional to ``weights``.
+
+    Each epoch (:meth:`set_epoch`) draws one sequence from ``seed + epoch``; rank ``r`` of
+    ``world_size`` takes its items ``r, r + world_size, …``, so ranks share the draw without overlap.
+
+    Args:
+        weights: one non-negative weight per dataset index (:func:`balanced_weights`).
+        num_samples: indices per epoch over all ranks (default: the dataset's size).
+        seed: base seed.
+        rank, world_size: default: from ``torch.distributed`` when initialised, else 0 of 1.
+    """
+
+    def __init__(
+        self,
+        weights: torch.Tensor,
+        num_samples: int | None = None,
+        seed: int = 0,
+        rank: int | None = None,
+        world_size: int | None = None,
+    ) -> None:
+        self.weights = torch.as_tensor(weights, dtype=torch.float64)
+        if self.weights.dim() != 1 or not len(self.weights) or bool((self.weights < 0).any()):
+            raise ConfigError("sampling weights must be a non-empty vector of non-negative numbers")
+        self.num_samples = len(self.weights) if num_samples is None else num_samples
+        if rank is None or world_size is None:
+            rank, world_size = _distributed_place()
+        self.rank, self.world_size = rank, world_size
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        drawn = torch.multinomial(self.weights, self.num_samples, replacement=True, generator=generator)
+        return iter(drawn[self.rank :: self.world_size].tolist())
+
+    def __len__(self) -> int:
+        return len(range(self.rank, self.num_samples, self.world_size))
+
+
+def make_loader(
+    dataset: Dataset[Sample],
+    batch_size: int,
+    shuffle: bool = False,
+    workers: int | None = None,
+    pin_memory: bool | None = None,
+    drop_last: bool = False,
+    balance: Balance | None = None,
+    seed: int = 0,
+) -> DataLoader[Sample]:
+    """A DataLoader over ``dataset`` that yields :class:`Batch` objects.
+
+    Args:
+        dataset: a :class:`CropFolderDataset`, a :class:`ShardDataset` or any dataset of samples.
+        batch_size: samples per batch.
+        shuffle: random order each epoch (map-style datasets; a :class:`ShardDataset` shuffles
+            through its own ``shuffle_buffer`` and refuses this).
+        workers: loader processes; default: the CPU cores this process may use, at most 8 (0 on a
+            single core: load in the main process). On two cores, two workers beat one, which
+            loses to none (``benchmarks/bench_loading.py``).
+        pin_memory: page-locked batches for fast GPU copies; default: when CUDA is available.
+        drop_last: drop a last, smaller batch.
+        balance: ``"label"`` or ``"class"``: sample (with replacement) so that each real/fake label,
+            or each class, is drawn equally often (:class:`ClassBalancedSampler`); needs a
+            :class:`CropFolderDataset`.
+        seed: seed of the shuffling or balanced sampling (call :func:`set_epoch` each epoch).
+
+    With ``torch.distributed`` initialised, a map-style dataset is split across ranks
+    (``DistributedSampler``, or the balanced sampler's per-rank share). Workers are forked and
+    torch limits each to one thread; OpenCV is left alone in them: ``cv2.setNumThreads`` in a
+    forked child waits forever on the parent's thread pool.
+
+    Raises:
+        ConfigError: ``shuffle`` or ``balance`` with an iterable dataset, or ``balance`` with a
+            dataset that cannot list its targets.
+    """
+    if batch_size < 1:
+        raise ConfigError(f"batch size must be at least 1, got {batch_size}")
+    if workers is None:
+        cores = _usable_cores()
+        workers = min(8, cores) if cores > 1 else 0
+    if pin_memory is None:
+        pin_memory = torch.cuda.is_available()
+    sampler: Sampler[int] | None = None
+    if isinstance(dataset, IterableDataset):
+        if shuffle or balance is not None:
+            raise ConfigError(
+                "an iterable dataset is shuffled by its own shuffle_buffer and cannot be balanced by a "
+                "sampler; use shuffle=False, balance=None"
+            )
+    elif balance is not None:
+        if not isinstance(dataset, CropFolderDataset):
+            raise ConfigError(f"balance={balance!r} needs a CropFolderDataset, got {type(dataset).__name__}")
+        if balance not in ("label", "class"):
+            raise ConfigError(f"balance must be 'label' or 'class', got {balance!r}")
+        sampler = ClassBalancedSampler(balanced_weights(dataset.targets(balance)), seed=seed)
+    elif torch.distributed.is_available() and torch.distributed.is_initialized():
+        from torch.utils.data.distributed import DistributedSampler
+
+        sampler = DistributedSampler(dataset, shuffle=shuffle, seed=seed, drop_last=drop_last)
+    elif shuffle:
+        from torch.utils.data import RandomSampler
+
+        sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed))  # type: ignore[arg-type]
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=workers,
+        collate_fn=collate,
+        pin_memory=pin_memory,
+        drop_last=drop_last,
+    )
+
+
+def set_epoch(loader: DataLoader[Sample], epoch: int) -> None:
+    """Tell a loader's dataset and sampler that ``epoch`` begins (before iterating over it)."""
+    for part in (loader.dataset, loader.sampler):
+        method = getattr(part, "set_epoch", None)
+        if callable(method):
+            method(epoch)
+
+
+def _usable_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _distributed_place() -> tuple[int, int]:
+    distributed = torch.distributed
+    if distributed.is_available() and distributed.is_initialized():
+        return distributed.get_rank(), distributed.get_world_size()
+    return 0, 1
