@@ -16,7 +16,7 @@ import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, ParamSpec
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -24,6 +24,9 @@ from rich.table import Table
 
 from fakescan import __version__
 from fakescan.errors import ConfigError, FakescanError
+
+if TYPE_CHECKING:
+    from fakescan.data.datasets import VideoRecord
 
 __all__ = ["app", "main"]
 
@@ -40,6 +43,7 @@ app.add_typer(samples_app, name="samples")
 console = Console(stderr=True)
 _state = {"debug": False}
 P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def _report_errors(command: Callable[P, None]) -> Callable[P, None]:
@@ -85,13 +89,143 @@ def _parse_shard(text: str | None) -> tuple[int, int] | None:
     return index, count
 
 
+# Options shared by the commands that index a data set (extract --dataset, prepare). Each reaches
+# the data set's adapter only when given; one that the data set does not take is an error.
+_DATASET_HELP = "Data set layout: ffpp, dfd, celebdf-v1, celebdf-v2, dfdc, dfdcp or folders."
+_PANEL = "Data set options"
+_Compression = Annotated[
+    str | None,
+    typer.Option(
+        rich_help_panel=_PANEL, help="ffpp, dfd: compression raw, c23 (default) or c40.", show_default=False
+    ),
+]
+_Methods = Annotated[
+    list[str] | None,
+    typer.Option(
+        rich_help_panel=_PANEL,
+        help="ffpp: methods, comma-separated (default: the classic four, + FaceShifter if present).",
+    ),
+]
+_Seed = Annotated[
+    int | None,
+    typer.Option(rich_help_panel=_PANEL, help="Seed of the seeded splits (default 0).", show_default=False),
+]
+_ValFraction = Annotated[
+    float | None,
+    typer.Option(
+        rich_help_panel=_PANEL, help="celebdf, dfdc, dfdcp: share of the training data put in val (0.1)."
+    ),
+]
+_Fractions = Annotated[
+    str | None,
+    typer.Option(
+        rich_help_panel=_PANEL,
+        help="dfd, folders: train,val,test shares of a seeded split, e.g. 0.8,0.1,0.1.",
+    ),
+]
+_ValParts = Annotated[
+    str | None,
+    typer.Option(
+        rich_help_panel=_PANEL,
+        help="dfdc: training part numbers that make up val, e.g. 0,1 (not with --val-fraction).",
+    ),
+]
+_GroupBy = Annotated[
+    str | None,
+    typer.Option(
+        rich_help_panel=_PANEL, help="folders: what stays within one split: file (default) or folder."
+    ),
+]
+_SplitsDir = Annotated[
+    Path | None,
+    typer.Option(
+        rich_help_panel=_PANEL, help="ffpp: folder of train.json, val.json, test.json (default: the root)."
+    ),
+]
+
+
+def _comma_list(values: list[str] | str | None) -> list[str]:
+    """``["a,b", "c"]`` → ``["a", "b", "c"]``."""
+    items = [values] if isinstance(values, str) else values or []
+    return [name.strip() for item in items for name in item.split(",") if name.strip()]
+
+
+def _dataset_options(
+    compression: str | None,
+    methods: list[str] | None,
+    seed: int | None,
+    val_fraction: float | None,
+    fractions: str | None,
+    val_parts: str | None,
+    group_by: str | None,
+    splits_dir: Path | None,
+) -> dict[str, object]:
+    """The adapter options given on the command line, parsed; those not given are left out."""
+    options: dict[str, object] = {
+        "compression": compression,
+        "methods": _comma_list(methods) or None,
+        "seed": seed,
+        "val_fraction": val_fraction,
+        "group_by": group_by,
+        "splits_dir": splits_dir,
+    }
+    try:
+        if fractions is not None:
+            options["fractions"] = tuple(float(x) for x in _comma_list(fractions))
+    except ValueError:
+        raise ConfigError(f"--fractions takes numbers, e.g. 0.8,0.1,0.1; got {fractions!r}") from None
+    try:
+        if val_parts is not None:
+            options["val_parts"] = [int(x) for x in _comma_list(val_parts)]
+    except ValueError:
+        raise ConfigError(f"--val-parts takes part numbers, e.g. 0,1; got {val_parts!r}") from None
+    return {name: value for name, value in options.items() if value is not None}
+
+
+def _with_dataset_warnings(function: Callable[..., R], *args: object, **kwargs: object) -> R:
+    """Call ``function``, printing each data set warning it emits as one yellow line."""
+    import warnings
+
+    from fakescan.data.datasets import DatasetWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DatasetWarning)
+        result = function(*args, **kwargs)
+    for warning in caught:
+        if issubclass(warning.category, DatasetWarning):
+            console.print(f"[yellow]warning:[/] {warning.message}", soft_wrap=True, highlight=False)
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    return result
+
+
+def _print_index(records: list[VideoRecord], title: str) -> None:
+    """A table of videos per class × split, and the totals."""
+    from fakescan.data.datasets import SPLITS, split_counts
+
+    counts = split_counts(records)
+    table = Table(title=title, show_edge=False)
+    table.add_column("class")
+    for split in (*SPLITS, "total"):
+        table.add_column(split, justify="right")
+    for name, per_split in counts.items():
+        table.add_row(name, *(str(per_split[split]) for split in SPLITS), str(sum(per_split.values())))
+    totals = [sum(per_split[split] for per_split in counts.values()) for split in SPLITS]
+    table.add_row("[bold]all", *(str(total) for total in totals), str(sum(totals)))
+    console.print(table)
+
+
 @app.command()
 @_report_errors
 def extract(
-    inputs: Annotated[
-        list[Path], typer.Argument(help="Video or image files, or folders (searched recursively).")
-    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for crops and the manifest.")],
+    inputs: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            metavar="INPUTS",
+            help="Video or image files, or folders (searched recursively); none with --dataset.",
+        ),
+    ] = None,
     frames: Annotated[
         int, typer.Option(help="Frames per video, evenly spaced over the (range of the) video.")
     ] = 32,
@@ -127,11 +261,68 @@ def extract(
     ] = 480,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
     shard: Annotated[str | None, typer.Option(help="Process only part i of n (0-based), e.g. 0/4.")] = None,
+    dataset: Annotated[
+        str | None, typer.Option(rich_help_panel=_PANEL, help=_DATASET_HELP + " Needs --root; no INPUTS.")
+    ] = None,
+    root: Annotated[
+        Path | None, typer.Option(rich_help_panel=_PANEL, help="With --dataset: the data set's folder.")
+    ] = None,
+    splits: Annotated[
+        list[str] | None,
+        typer.Option(
+            rich_help_panel=_PANEL, help="With --dataset: splits to extract, e.g. train,val (default: all)."
+        ),
+    ] = None,
+    compression: _Compression = None,
+    methods: _Methods = None,
+    seed: _Seed = None,
+    val_fraction: _ValFraction = None,
+    fractions: _Fractions = None,
+    val_parts: _ValParts = None,
+    group_by: _GroupBy = None,
+    splits_dir: _SplitsDir = None,
 ) -> None:
-    """Cut uniform square face crops from videos and images, with a manifest of every frame."""
+    """Cut uniform square face crops from videos and images, with a manifest of every frame.
+
+    With --dataset NAME --root PATH, the videos are those of the data set's index, their crops go to
+    DIR/<video id>/, and DIR also gets index.csv (the whole index) and crops.csv (the crop table).
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from fakescan.data.extract import ExtractConfig, ItemResult, describe_failure, run_extraction
+    from fakescan.data.extract import ExtractConfig, ItemResult, MediaItem, describe_failure, run_extraction
+
+    options = _dataset_options(
+        compression, methods, seed, val_fraction, fractions, val_parts, group_by, splits_dir
+    )
+    records: list[VideoRecord] | None = None
+    selected: list[VideoRecord] = []
+    sources: list[Path | MediaItem] = list(inputs or [])
+    if dataset is None:
+        given = [name for name, value in (("--root", root), ("--splits", splits)) if value]
+        given += ["--" + name.replace("_", "-") for name in options]
+        if given:
+            raise typer.BadParameter(
+                f"{', '.join(given)}: options of --dataset, which is not given", param_hint="--dataset"
+            )
+        if not sources:
+            raise typer.BadParameter("give INPUTS (files or folders), or --dataset NAME --root PATH")
+    else:
+        from fakescan.data.datasets import SPLITS, build_index, media_items
+
+        if inputs:
+            raise typer.BadParameter(
+                "with --dataset the videos come from the data set's index: give no INPUTS",
+                param_hint="INPUTS",
+            )
+        if root is None:
+            raise typer.BadParameter("--dataset needs --root, the data set's folder", param_hint="--root")
+        chosen = _comma_list(splits) or list(SPLITS)
+        unknown = [split for split in chosen if split not in SPLITS]
+        if unknown:
+            raise ConfigError(f"--splits: unknown split(s) {unknown}; choose from {', '.join(SPLITS)}")
+        records = _with_dataset_warnings(build_index, dataset, root, **options)
+        selected = [record for record in records if record.split in chosen]
+        sources = list(media_items(selected, root))
 
     if every_frame and stride not in (None, 1):
         raise ConfigError("--every-frame and --stride K contradict each other; give one")
@@ -169,7 +360,7 @@ def extract(
             progress.update(task, total=total, advance=1, crops=counted["crops"], rate=rate)
 
         report = run_extraction(
-            inputs, out, config, workers=workers, shard=_parse_shard(shard), on_result=advance
+            sources, out, config, workers=workers, shard=_parse_shard(shard), on_result=advance
         )
     elapsed = time.perf_counter() - started
 
@@ -193,10 +384,182 @@ def extract(
     if len(failures) > 20:
         console.print(f"... and {len(failures) - 20} more: see the manifest")
     console.print(f"manifest: {report.manifest}", soft_wrap=True)
+    if records is not None:
+        from fakescan.data.datasets import crop_table, write_crop_table, write_video_index
+
+        write_video_index(out / "index.csv", records)
+        _print_index(records, f"{dataset}: {len(records)} videos → {out / 'index.csv'}")
+        if shard is None:
+            crops = _with_dataset_warnings(crop_table, selected, report.rows)
+            write_crop_table(out / "crops.csv", crops)
+            console.print(f"crop table: {out / 'crops.csv'} ({len(crops)} crops)", soft_wrap=True)
+        else:
+            console.print(
+                "after the last shard, run fakescan prepare with the same options to write crops.csv"
+            )
     if not report.results:
         raise FakescanError("no video or image found in the given inputs")
     if report.processed == 0:
         raise FakescanError(f"no input could be processed ({len(report.results)} files, all failed)")
+
+
+@app.command()
+@_report_errors
+def pack(
+    crops_dir: Annotated[Path, typer.Argument(help="Crops folder holding crops.csv (the crop table).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for the shards and shards.json.")],
+    shard_size: Annotated[int, typer.Option(help="At most this many samples per shard.")] = 1000,
+    raw: Annotated[
+        bool, typer.Option("--raw", help="Also store each crop's raw |spectrum| image (MD-CSD input).")
+    ] = False,
+    log_scale: Annotated[
+        bool, typer.Option("--log", help="Also store each crop's log-scaled spectrum image (MD-CSD input).")
+    ] = False,
+    color: Annotated[
+        bool, typer.Option("--color", help="One spectrum per RGB channel instead of the grayscale one.")
+    ] = False,
+    spectrum_kind: Annotated[
+        str | None, typer.Option(help="Spectrum transform with --raw/--log: dct (default) or fft.")
+    ] = None,
+    spectrum_size: Annotated[
+        int | None, typer.Option(help="Resize crops to this side before the spectrum (the model's size).")
+    ] = None,
+    spectrum_dtype: Annotated[
+        str | None, typer.Option(help="Stored spectrum type with --raw/--log: float16 (default) or float32.")
+    ] = None,
+    splits: Annotated[
+        list[str] | None, typer.Option(help="Splits to pack, e.g. train,val (default: every split).")
+    ] = None,
+) -> None:
+    """Pack the crops of a crop table into tar shards (one series per split) with a shards.json index."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from fakescan.data.datasets.index import read_crop_table
+    from fakescan.data.packing import SpectrumOptions, pack_shards
+
+    if raw and log_scale:
+        raise ConfigError("--raw and --log contradict each other; give one")
+    spectrum = None
+    if raw or log_scale:
+        spectrum = SpectrumOptions(
+            kind=spectrum_kind or "dct",  # type: ignore[arg-type]  # validated by SpectrumOptions
+            scale="raw" if raw else "log",
+            mode="color" if color else "gray",
+        )
+    else:
+        given = [
+            name
+            for name, value in (
+                ("--color", color),
+                ("--spectrum-kind", spectrum_kind),
+                ("--spectrum-size", spectrum_size),
+                ("--spectrum-dtype", spectrum_dtype),
+            )
+            if value not in (None, False)
+        ]
+        if given:
+            raise ConfigError(f"{', '.join(given)}: spectrum options, which need --raw or --log")
+    chosen = _comma_list(splits)
+    records = read_crop_table(crops_dir / "crops.csv")
+    started = time.perf_counter()
+    with Progress(
+        TextColumn("[bold]pack"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("pack", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        report = pack_shards(
+            records,
+            crops_dir,
+            out,
+            shard_size=shard_size,
+            spectrum=spectrum,
+            spectrum_dtype=spectrum_dtype or "float16",  # type: ignore[arg-type]  # validated there
+            spectrum_size=spectrum_size,
+            splits=chosen or None,  # type: ignore[arg-type]  # validated by pack_shards
+            on_progress=advance,
+        )
+    elapsed = time.perf_counter() - started
+
+    index = report.index
+    table = Table(title=f"fakescan pack → {out}", show_edge=False)
+    for column in ("split", "samples", "shards", "videos digest"):
+        table.add_column(column, justify="left" if column in ("split", "videos digest") else "right")
+    for split, count in index.counts.items():
+        shards = len(index.shard_paths(split))  # type: ignore[arg-type]
+        table.add_row(split, str(count), str(shards), index.video_digests[split][:12])
+    console.print(table)
+    console.print(
+        f"{report.samples} samples in {len(index.shards)} shards from {report.records} crops"
+        f" in {elapsed:.1f} s; classes: {', '.join(index.class_names)}"
+        + (f"; {len(report.skipped)} crops skipped" if report.skipped else "")
+    )
+    if spectrum is not None:
+        stats = index.spectrum_stats
+        described = f"{spectrum.kind} {spectrum.scale} {spectrum.mode} spectra ({index.spectrum_dtype})"
+        console.print(
+            f"{described}; train statistics: mean {[round(m, 4) for m in stats.mean]}, "
+            f"std {[round(s, 4) for s in stats.std]}"
+            if stats is not None
+            else f"{described}; no training split packed, so no normalisation statistics"
+        )
+    for skipped in report.skipped[:20]:
+        console.print(f"[yellow]skipped[/] {skipped.path}: {skipped.reason}", soft_wrap=True)
+    if len(report.skipped) > 20:
+        console.print(f"... and {len(report.skipped) - 20} more: see {report.index_path}")
+    console.print(f"index: {report.index_path}", soft_wrap=True)
+    if report.samples == 0:
+        raise FakescanError(f"no crop could be packed ({report.records} in the table for these splits)")
+
+
+@app.command()
+@_report_errors
+def prepare(
+    dataset: Annotated[str, typer.Option(help=_DATASET_HELP)],
+    root: Annotated[Path, typer.Option(help="The data set's folder, in its official layout.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for index.csv (and crops.csv).")],
+    compression: _Compression = None,
+    methods: _Methods = None,
+    seed: _Seed = None,
+    val_fraction: _ValFraction = None,
+    fractions: _Fractions = None,
+    val_parts: _ValParts = None,
+    group_by: _GroupBy = None,
+    splits_dir: _SplitsDir = None,
+) -> None:
+    """Index a data set with its splits: write DIR/index.csv, and DIR/crops.csv if DIR holds an extraction."""
+    from fakescan.data.datasets import (
+        build_index,
+        crop_table,
+        find_manifests,
+        read_manifest,
+        write_crop_table,
+        write_video_index,
+    )
+
+    options = _dataset_options(
+        compression, methods, seed, val_fraction, fractions, val_parts, group_by, splits_dir
+    )
+    records = _with_dataset_warnings(build_index, dataset, root, **options)
+    out.mkdir(parents=True, exist_ok=True)
+    write_video_index(out / "index.csv", records)
+    _print_index(records, f"{dataset}: {len(records)} videos → {out / 'index.csv'}")
+    manifests = find_manifests(out)
+    if manifests:
+        rows = [row for manifest in manifests for row in read_manifest(manifest)]
+        crops = _with_dataset_warnings(crop_table, records, rows, out)
+        write_crop_table(out / "crops.csv", crops)
+        console.print(
+            f"crop table: {out / 'crops.csv'} ({len(crops)} crops from {len(manifests)} manifest(s))",
+            soft_wrap=True,
+        )
 
 
 @samples_app.command("fetch")
