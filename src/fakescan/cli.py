@@ -562,6 +562,155 @@ def prepare(
         )
 
 
+@app.command()
+@_report_errors
+def train(
+    model: Annotated[str, typer.Argument(help="Model: cnn, xception, attention_net or mdcsd.")],
+    train_data: Annotated[Path, typer.Argument(help="Crops folder (with crops.csv) to train on.")],
+    val_data: Annotated[
+        Path, typer.Argument(help="Crops folder (with crops.csv) to choose the checkpoint on.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkpoints, logs, video lists.")],
+    config_file: Annotated[
+        str | None, typer.Option("--config", help="YAML config file, or a preset name (e.g. ffpp-mdcsd).")
+    ] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", help="Maximum epochs (default 50).")] = None,
+    image_size: Annotated[
+        str | None, typer.Option("--image_size", "--image-size", help="N, or N,N,C (C=1: grayscale).")
+    ] = None,
+    early_stopping: Annotated[
+        int | None,
+        typer.Option("--early_stopping", "--early-stopping", help="Patience in epochs (default 5; 0: off)."),
+    ] = None,
+    classes: Annotated[
+        int | None, typer.Option(help="2 (real/fake) or K classes (5 for FF++ methods).")
+    ] = None,
+    grayscale: Annotated[bool | None, typer.Option("--grayscale/--color", help="Gray input images.")] = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch_size", "--batch-size", help="Images per step (default 32).")
+    ] = None,
+    l1: Annotated[float | None, typer.Option("--l1", help="L1 penalty on conv/linear weights.")] = None,
+    l2: Annotated[float | None, typer.Option("--l2", help="L2 penalty on conv/linear weights.")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Adam learning rate (default 2e-4).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the whole run (default 0).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Loader worker processes.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N.")] = None,
+    pretrained: Annotated[
+        Path | None, typer.Option(help="Local ImageNet Xception weights (legacy_xception layout).")
+    ] = None,
+    balance: Annotated[str | None, typer.Option(help="none, subsample or weighted.")] = None,
+    max_steps: Annotated[
+        int | None, typer.Option("--max-steps-per-epoch", help="Cut epochs short (quick runs).")
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run saved in --out.")] = False,
+) -> None:
+    """Train MODEL on TRAIN_DATA's train split; choose the checkpoint on VAL_DATA's val split only."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from fakescan.train.config import load_config, parse_image_size
+    from fakescan.train.engine import fit, load_training_data
+
+    size, gray_from_size = parse_image_size(image_size) if image_size is not None else (None, None)
+    overrides = {
+        "model": model,
+        "epochs": epochs,
+        "early_stopping": early_stopping,
+        "classes": classes,
+        "seed": seed,
+        "device": device,
+        "pretrained": None if pretrained is None else str(pretrained),
+        "optim": {"lr": lr, "l1": l1, "l2": l2},
+        "data": {
+            "image_size": size,
+            "grayscale": grayscale if grayscale is not None else (gray_from_size or None),
+            "batch_size": batch_size,
+            "workers": workers,
+            "balance": balance,
+            "max_steps_per_epoch": max_steps,
+        },
+    }
+    config = load_config(config_file, overrides)
+    data = load_training_data(train_data, val_data)
+    console.print(
+        f"training [bold]{config.model}[/] on {len(data.train)} crops ({len(data.train_videos)} videos), "
+        f"validating on {len(data.val)}; classes {', '.join(data.class_names)}",
+        highlight=False,
+    )
+    with Progress(
+        TextColumn("epoch {task.fields[epoch]}"),
+        BarColumn(),
+        TextColumn("loss {task.fields[loss]:.4f}  {task.fields[speed]:.1f} img/s"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("train", total=None, epoch=0, loss=float("nan"), speed=0.0)
+
+        def on_step(step: int, loss: float, speed: float) -> None:
+            progress.update(task, loss=loss, speed=speed)
+
+        def on_epoch(row) -> None:
+            progress.update(task, epoch=row.epoch + 1)
+            mark = " [green]best[/]" if row.best else ""
+            progress.console.print(
+                f"epoch {row.epoch}: train loss {row.train_loss:.4f}  val loss {row.val_loss:.4f}  "
+                f"val AUC {row.val_auc:.4f}  val ACC {row.val_acc:.4f}  {row.images_per_s:.1f} img/s{mark}",
+                highlight=False,
+            )
+
+        result = fit(config, data, out, resume=resume, on_epoch=on_epoch, on_step=on_step)
+    stopped = " (early stopping)" if result.stopped_early else ""
+    console.print(
+        f"best checkpoint: {result.best_checkpoint} (epoch {result.best_epoch}); "
+        f"{result.epochs_run} epochs run{stopped}; log: {result.run_dir / 'log.csv'}",
+        highlight=False,
+    )
+
+
+@app.command("test")
+@_report_errors
+def test_command(
+    model_path: Annotated[Path, typer.Argument(help="Checkpoint (.safetensors, .json or their stem).")],
+    test_data: Annotated[list[Path], typer.Argument(help="Crops folders (with crops.csv) to test on.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for metrics, scores and ROC curves.")],
+    split: Annotated[
+        str, typer.Option(help="Split of each crop table to test on ('all': every crop).")
+    ] = "test",
+    aggregate: Annotated[str, typer.Option(help="Video score: mean or confident.")] = "mean",
+    batch_size: Annotated[int, typer.Option("--batch_size", "--batch-size", help="Images per batch.")] = 64,
+    workers: Annotated[int, typer.Option(help="Loader worker processes.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N.")] = "auto",
+    force: Annotated[bool, typer.Option(help="Test even on videos the checkpoint was trained on.")] = False,
+) -> None:
+    """Frame- and video-level ACC, AUC, EER, AP of a checkpoint on one or more test sets."""
+    from fakescan.evaluate.report import cross_dataset_rich_table
+    from fakescan.evaluate.runner import run_test
+
+    def on_set(result) -> None:
+        console.print(
+            f"{result.name}: {result.crops} crops, {result.videos} videos: frame AUC {result.frame.auc:.4f}, "
+            f"video AUC {result.video.auc:.4f} -> {result.out_dir}",
+            highlight=False,
+        )
+
+    report = run_test(
+        model_path,
+        test_data,
+        out,
+        split=None if split == "all" else split,
+        force=force,
+        batch_size=batch_size,
+        workers=workers,
+        device=device,
+        aggregate=aggregate,
+        on_set=on_set,
+    )
+    frames = {r.name: r.frame for r in report.results}
+    videos = {r.name: r.video for r in report.results}
+    Console().print(cross_dataset_rich_table(frames, videos, title="fakescan test"))
+    console.print(f"summary: {report.summary_md}", highlight=False)
+
+
 @samples_app.command("fetch")
 @_report_errors
 def samples_fetch() -> None:

@@ -1,15 +1,13 @@
 """Every model learns: it overfits a small batch of real face crops against manipulated copies.
 
 The real crops come from the real sample videos, through ``fakescan extract``. The fakes are the
-same crops with the face region re-synthesised — downsampled, upsampled and colour-shifted, then
-blended back through a soft elliptical mask — the trace a face-swap pipeline leaves.
+same crops with the face region re-synthesised (:func:`tests.fakes.resynthesise_face`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 import torch
@@ -18,21 +16,9 @@ from fakescan.data.extract import ExtractConfig, run_extraction
 from fakescan.data.images import read_image
 from fakescan.models import create
 from fakescan.train.losses import detector_loss
+from tests.fakes import resynthesise_face
 
 SIZE = 128
-
-
-def resynthesise_face(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """``crop`` with its central face region replaced by a degraded, colour-shifted copy."""
-    height, width = crop.shape[:2]
-    small = cv2.resize(crop, (width // 4, height // 4), interpolation=cv2.INTER_AREA)
-    degraded = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR).astype(np.float32)
-    degraded += rng.uniform(-12, 12, size=3).astype(np.float32)
-    mask = np.zeros((height, width), np.float32)
-    cv2.ellipse(mask, (width // 2, height // 2), (width // 4, height // 3), 0, 0, 360, 1.0, -1)
-    mask = cv2.GaussianBlur(mask, (0, 0), sigmaX=width / 32)[:, :, None]
-    blended = mask * degraded + (1 - mask) * crop.astype(np.float32)
-    return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
 
 
 @pytest.fixture(scope="module")

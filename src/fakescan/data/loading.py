@@ -43,6 +43,7 @@ __all__ = [
     "Batch",
     "ClassBalancedSampler",
     "CropFolderDataset",
+    "EpochShuffleSampler",
     "Sample",
     "ShardDataset",
     "balanced_weights",
@@ -485,6 +486,32 @@ class ClassBalancedSampler(Sampler[int]):
         return len(range(self.rank, self.num_samples, self.world_size))
 
 
+class EpochShuffleSampler(Sampler[int]):
+    """A random order of ``range(size)`` that depends only on ``seed`` and the epoch.
+
+    Unlike a sampler holding one generator that advances epoch after epoch, the order of epoch ``e``
+    is the same whether the run got there uninterrupted or resumed at ``e`` (call :meth:`set_epoch`).
+
+    >>> sampler = EpochShuffleSampler(5, seed=0)
+    >>> first = list(sampler); sampler.set_epoch(1); second = list(sampler); sampler.set_epoch(0)
+    >>> sorted(first) == list(range(5)) and first != second and list(sampler) == first
+    True
+    """
+
+    def __init__(self, size: int, seed: int = 0) -> None:
+        self.size, self.seed, self.epoch = size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.size)
+        return iter(order.tolist())
+
+    def __len__(self) -> int:
+        return self.size
+
+
 def make_loader(
     dataset: Dataset[Sample],
     batch_size: int,
@@ -546,9 +573,7 @@ def make_loader(
 
         sampler = DistributedSampler(dataset, shuffle=shuffle, seed=seed, drop_last=drop_last)
     elif shuffle:
-        from torch.utils.data import RandomSampler
-
-        sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed))  # type: ignore[arg-type]
+        sampler = EpochShuffleSampler(len(dataset), seed)  # type: ignore[arg-type]
     return DataLoader(
         dataset,
         batch_size=batch_size,

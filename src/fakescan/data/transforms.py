@@ -59,6 +59,7 @@ __all__ = [
     "normalize_spectrum",
     "resize",
     "spectrum_image",
+    "to_grayscale",
     "to_tensor",
 ]
 
@@ -148,6 +149,18 @@ def gaussian_noise(image: np.ndarray, std: float, rng: np.random.Generator) -> n
         raise ValueError(f"noise std must be non-negative, got {std}")
     noise = rng.normal(0.0, std, size=image.shape).astype(np.float32)
     return np.clip(np.rint(image.astype(np.float32) + noise), 0, 255).astype(np.uint8)
+
+
+def to_grayscale(image: np.ndarray) -> np.ndarray:
+    """Luma of an RGB image (ITU-R BT.601 weights), repeated in 3 channels so every model takes it.
+
+    >>> to_grayscale(np.full((2, 2, 3), (255, 0, 0), np.uint8))[0, 0].tolist()
+    [76, 76, 76]
+    """
+    import cv2
+
+    gray = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
+    return np.repeat(gray[:, :, None], 3, axis=2)
 
 
 def resize(image: np.ndarray, size: int) -> np.ndarray:
@@ -386,6 +399,7 @@ class TrainTransform:
         input_cfg: the model's preprocessing (``model.input_cfg``).
         augment: the augmentations and their probabilities.
         spectrum: also compute the spectrum of the augmented pixels, or None.
+        grayscale: make the (augmented) pixels gray, repeated in 3 channels (:func:`to_grayscale`).
 
     >>> transform = TrainTransform(InputConfig(image_size=8))
     >>> views = transform(np.zeros((16, 16, 3), np.uint8), np.random.default_rng(0))
@@ -396,10 +410,11 @@ class TrainTransform:
     input_cfg: InputConfig = field(default_factory=InputConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     spectrum: SpectrumTransform | None = None
+    grayscale: bool = False
 
     def __call__(self, image: np.ndarray, rng: np.random.Generator) -> Views:
         pixels = augment_image(resize(image, self.input_cfg.image_size), self.augment, rng)
-        return _views(pixels, self.input_cfg, self.spectrum)
+        return _views(to_grayscale(pixels) if self.grayscale else pixels, self.input_cfg, self.spectrum)
 
 
 @dataclass(frozen=True)
@@ -409,13 +424,16 @@ class EvalTransform:
     Attributes:
         input_cfg: the model's preprocessing (``model.input_cfg``).
         spectrum: also compute the spectrum, or None.
+        grayscale: make the pixels gray, repeated in 3 channels (:func:`to_grayscale`).
     """
 
     input_cfg: InputConfig = field(default_factory=InputConfig)
     spectrum: SpectrumTransform | None = None
+    grayscale: bool = False
 
     def __call__(self, image: np.ndarray, rng: np.random.Generator | None = None) -> Views:
-        return _views(resize(image, self.input_cfg.image_size), self.input_cfg, self.spectrum)
+        pixels = resize(image, self.input_cfg.image_size)
+        return _views(to_grayscale(pixels) if self.grayscale else pixels, self.input_cfg, self.spectrum)
 
 
 def _views(image: np.ndarray, input_cfg: InputConfig, spectrum_transform: SpectrumTransform | None) -> Views:

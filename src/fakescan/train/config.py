@@ -1,0 +1,260 @@
+"""Training configuration: a typed, frozen tree built from a preset or file plus command-line overrides.
+
+A config file is YAML with the sections of :class:`TrainConfig` (``optim``, ``data``, ``loss``) and its
+top-level keys; presets for the public data sets ship in ``fakescan/train/presets/`` and are named
+without their extension (``celebdf-attention_net``). Options given on the command line override the
+file. An unknown key is an error naming the key and the file; nothing is silently ignored.
+
+The defaults follow the two seed designs (``docs/models.md``): Adam at 2e-4; the attention network
+(RECCE) adds weight decay 1e-5 and a step decay, MD-CSD uses reduce-on-plateau ×0.2 after 2 epochs and
+early stopping after 5 epochs without a better validation loss.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from fakescan.errors import ConfigError
+
+__all__ = [
+    "DataConfig",
+    "LossConfig",
+    "OptimConfig",
+    "TrainConfig",
+    "list_presets",
+    "load_config",
+    "parse_image_size",
+]
+
+Scheduler = Literal["plateau", "step", "none"]
+Balance = Literal["none", "subsample", "weighted"]
+ThresholdRule = Literal["eer", "youden", "acc"]
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimiser and schedule.
+
+    Attributes:
+        lr: Adam learning rate.
+        weight_decay: Adam's (decoupled from ``l2``) weight decay.
+        l1, l2: strengths of L1 / L2 penalties on the weights of convolutions and linear layers,
+            added to the loss (the classic ``--l1 / --l2`` options, Keras-style kernel regularisers).
+        scheduler: ``"plateau"`` (reduce on validation-loss plateau), ``"step"`` or ``"none"``.
+        plateau_factor, plateau_patience: the plateau schedule (MD-CSD: ×0.2 after 2 epochs).
+        step_size, step_gamma: the step schedule (epochs between decays, factor).
+    """
+
+    lr: float = 2e-4
+    weight_decay: float = 0.0
+    l1: float = 0.0
+    l2: float = 0.0
+    scheduler: Scheduler = "plateau"
+    plateau_factor: float = 0.2
+    plateau_patience: int = 2
+    step_size: int = 10
+    step_gamma: float = 0.5
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """What the loaders do.
+
+    Attributes:
+        image_size: square input side in pixels.
+        grayscale: feed grayscale images (replicated to 3 channels) instead of colour.
+        batch_size: images per step.
+        workers: DataLoader worker processes.
+        augment: flip, JPEG, blur and noise augmentation on the training split.
+        balance: ``"subsample"`` the larger class, a ``"weighted"`` sampler, or ``"none"``.
+        max_steps_per_epoch: cut each epoch short (quick runs and demos); ``None`` for full epochs.
+    """
+
+    image_size: int = 256
+    grayscale: bool = False
+    batch_size: int = 32
+    workers: int = 0
+    augment: bool = True
+    balance: Balance = "none"
+    max_steps_per_epoch: int | None = None
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Weights of the attention network's auxiliary losses (RECCE λ₁, λ₂) and the flood level."""
+
+    reconstruction: float = 0.1
+    metric: float = 0.1
+    flooding: float | None = None
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs besides its data paths.
+
+    Attributes:
+        model: registry name (``fakescan.models.list_models()``).
+        model_options: extra constructor arguments of the model.
+        classes: 2 (real/fake, one logit) or K (class 0 real, then the methods; 5 for FF++).
+        epochs: maximum number of epochs.
+        early_stopping: stop after this many epochs without a lower validation loss (0: never).
+        seed: seeds torch, numpy and Python once, at the start; two CPU runs are identical.
+        device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``…
+        amp: mixed precision on CUDA (ignored on CPU).
+        threshold_rule: how the decision threshold is calibrated on validation.
+        pretrained: local ImageNet Xception weights for the models that take them.
+    """
+
+    model: str = "xception"
+    model_options: dict[str, Any] = field(default_factory=dict)
+    classes: int = 2
+    epochs: int = 50
+    early_stopping: int = 5
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    threshold_rule: ThresholdRule = "eer"
+    pretrained: str | None = None
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+
+    def __post_init__(self) -> None:
+        if self.classes < 2:
+            raise ConfigError(f"classes must be at least 2, got {self.classes}")
+        if self.epochs < 1:
+            raise ConfigError(f"epochs must be at least 1, got {self.epochs}")
+        if self.data.batch_size < 1:
+            raise ConfigError(f"batch_size must be at least 1, got {self.data.batch_size}")
+        if self.data.image_size < 32:
+            raise ConfigError(f"image_size must be at least 32, got {self.data.image_size}")
+
+    @property
+    def num_outputs(self) -> int:
+        """Logits of the model: 1 for two classes, else ``classes``."""
+        return 1 if self.classes == 2 else self.classes
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready values (stored beside every checkpoint)."""
+        return dataclasses.asdict(self)
+
+
+_SECTIONS = {"optim": OptimConfig, "data": DataConfig, "loss": LossConfig}
+
+
+def parse_image_size(text: str | int) -> tuple[int, bool]:
+    """The side and whether the images are grayscale, from the classic ``--image_size`` forms.
+
+    >>> parse_image_size("128,128,3"), parse_image_size("299"), parse_image_size("64,64,1")
+    ((128, False), (299, False), (64, True))
+    """
+    parts = [p.strip() for p in str(text).replace("x", ",").split(",") if p.strip()]
+    try:
+        numbers = [int(p) for p in parts]
+    except ValueError:
+        raise ConfigError(f"--image_size: expected N, or H,W,C like 128,128,3; got {text!r}") from None
+    if len(numbers) == 1:
+        return numbers[0], False
+    if len(numbers) == 3 and numbers[0] == numbers[1] and numbers[2] in (1, 3):
+        return numbers[0], numbers[2] == 1
+    raise ConfigError(f"--image_size: square images with 1 or 3 channels only (N or N,N,C); got {text!r}")
+
+
+def list_presets() -> list[str]:
+    """Names of the shipped presets."""
+    folder = resources.files("fakescan.train") / "presets"
+    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def _read_yaml(source: str | Path) -> tuple[dict[str, Any], str]:
+    """The mapping in a preset name or YAML file, and how to name it in errors."""
+    import yaml
+
+    path = Path(source)
+    if not path.suffix and not path.exists():
+        if str(source) not in list_presets():
+            raise ConfigError(
+                f"{source}: no such config file or preset (presets: {', '.join(list_presets())})"
+            )
+        text = (resources.files("fakescan.train") / "presets" / f"{source}.yaml").read_text("utf-8")
+        where = f"preset {source}"
+    else:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise ConfigError(f"{path}: cannot read config file ({error.strerror})") from None
+        where = str(path)
+    try:
+        values = yaml.safe_load(text) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = f", line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{where}{line}: not valid YAML") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: expected a mapping of options, got {type(values).__name__}")
+    return values, where
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in update.items():
+        if key in _SECTIONS and isinstance(value, dict):
+            merged[key] = {**merged.get(key, {}), **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def _build(values: dict[str, Any], where: str) -> TrainConfig:
+    top = {f.name for f in dataclasses.fields(TrainConfig)}
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in top:
+            raise ConfigError(f"{where}: unknown option {key!r} (known: {', '.join(sorted(top))})")
+        section = _SECTIONS.get(key)
+        if section is None:
+            kwargs[key] = value
+            continue
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: {key!r} must be a mapping of options")
+        names = {f.name for f in dataclasses.fields(section)}
+        unknown = sorted(set(value) - names)
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown option {key}.{unknown[0]} (known: {', '.join(sorted(names))})"
+            )
+        kwargs[key] = section(**value)
+    try:
+        return TrainConfig(**kwargs)
+    except TypeError as error:
+        raise ConfigError(f"{where}: {error}") from None
+
+
+def load_config(source: str | Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Build a :class:`TrainConfig` from a preset or YAML file, then ``overrides``.
+
+    ``overrides`` has the same shape as the file (``{"epochs": 3, "data": {"batch_size": 8}}``);
+    ``None`` values are left out, so unset command-line options do not mask the file.
+
+    >>> load_config(overrides={"model": "cnn", "data": {"batch_size": 8}}).data.batch_size
+    8
+    """
+    values: dict[str, Any] = {}
+    where = "command line"
+    if source is not None:
+        values, where = _read_yaml(source)
+    cleaned: dict[str, Any] = {}
+    for key, value in (overrides or {}).items():
+        if isinstance(value, dict):
+            given = {k: v for k, v in value.items() if v is not None}
+            if given:
+                cleaned[key] = given
+        elif value is not None:
+            cleaned[key] = value
+    _build(values, where)  # name the file in errors about the file's own keys
+    _build(cleaned, "command line")
+    return _build(_merge(values, cleaned), where)

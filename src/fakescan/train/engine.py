@@ -1,0 +1,602 @@
+"""The training engine: one loop for every model, checkpoint selection on validation only.
+
+Roles as in Lightning's layering: the model (``fakescan.models``) owns its forward and parameter
+groups, the losses (:mod:`fakescan.train.losses`) are functions of ``(output, batch)``, the data side
+(:mod:`fakescan.data.loading`) owns datasets and loaders, and this module owns seeds, devices, the
+loop, early stopping, checkpoints and logs. The engine never asks which model it runs.
+
+Evaluation integrity is enforced here, not trusted: the validation data must come from the
+validation split and share no video with the training data, crops from the test split are refused
+for training or selection, and the run folder records the training videos (``train_videos.txt``) and
+their digest, which every checkpoint carries so that ``fakescan test`` can refuse overlapping data.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from fakescan._atomic import atomic_write_text
+from fakescan.data.datasets.index import CropRecord, read_crop_table, video_digest
+from fakescan.data.loading import Batch, CropFolderDataset, make_loader, set_epoch
+from fakescan.data.packing import class_names_of
+from fakescan.data.transforms import AugmentConfig, EvalTransform, TrainTransform
+from fakescan.errors import ConfigError, SplitLeakError
+from fakescan.models import create
+from fakescan.models.output import DetectorOutput
+from fakescan.train.config import TrainConfig
+from fakescan.train.losses import LossWeights, detector_loss
+
+__all__ = [
+    "EarlyStopping",
+    "EpochLog",
+    "FitResult",
+    "Predictions",
+    "TrainingData",
+    "fit",
+    "load_training_data",
+    "predict_loader",
+    "resolve_device",
+    "seed_everything",
+]
+
+TRAIN_VIDEOS_FILE = "train_videos.txt"
+LOG_FILE = "log.csv"
+
+
+# --------------------------------------------------------------------------------------------------
+# Seeds and devices
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch once; with deterministic CPU kernels two runs are identical."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def resolve_device(spec: str) -> torch.device:
+    """``"auto"``: the first CUDA device when there is one, else the CPU."""
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(spec)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {spec!r} asked for, but torch sees no CUDA device")
+    return device
+
+
+# --------------------------------------------------------------------------------------------------
+# Data
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """The crops a run trains and selects on, after the integrity checks.
+
+    Attributes:
+        train, val: crop records of each.
+        train_root, val_root: the folders their ``crop`` paths are relative to.
+        class_names: class index → method, shared by both (0 = real).
+    """
+
+    train: list[CropRecord]
+    val: list[CropRecord]
+    train_root: Path
+    val_root: Path
+    class_names: tuple[str, ...]
+
+    @property
+    def train_videos(self) -> list[str]:
+        """``dataset/video_id`` of every training video, sorted (what checkpoints record)."""
+        return sorted({_namespaced(r) for r in self.train})
+
+
+def _crop_table(folder: Path) -> list[CropRecord]:
+    table = folder / "crops.csv"
+    if not table.is_file():
+        raise ConfigError(
+            f"{folder}: no crops.csv here; run `fakescan extract --dataset ...` or `fakescan prepare` first"
+        )
+    return read_crop_table(table)
+
+
+def _namespaced(record: CropRecord) -> str:
+    return f"{record.dataset}/{record.video_id}"
+
+
+def load_training_data(
+    train_dir: str | Path,
+    val_dir: str | Path,
+    train_split: str = "train",
+    val_split: str = "val",
+    allow_test: bool = False,
+) -> TrainingData:
+    """Read the crop tables of the training and validation folders and check they are honest.
+
+    Raises:
+        ConfigError: a folder has no crop table, or no crops of the asked split.
+        SplitLeakError: a validation video is also a training video, or test crops would be used for
+            training or checkpoint selection (unless ``allow_test``).
+    """
+    train_dir, val_dir = Path(train_dir), Path(val_dir)
+    for split, role in ((train_split, "training"), (val_split, "checkpoint selection")):
+        if split == "test" and not allow_test:
+            raise SplitLeakError(
+                f"refusing to use the test split for {role}; test data is for `fakescan test`"
+            )
+    train = [r for r in _crop_table(train_dir) if r.split == train_split]
+    val = [r for r in _crop_table(val_dir) if r.split == val_split]
+    if not train:
+        raise ConfigError(f"{train_dir / 'crops.csv'}: no crops of split {train_split!r}")
+    if not val:
+        raise ConfigError(f"{val_dir / 'crops.csv'}: no crops of split {val_split!r}")
+    shared = {_namespaced(r) for r in train} & {_namespaced(r) for r in val}
+    if shared:
+        example = sorted(shared)[0]
+        raise SplitLeakError(
+            f"{len(shared)} video(s) are in both the training and the validation data, e.g. {example}"
+        )
+    names = class_names_of([*train, *val])
+    return TrainingData(train, val, train_dir, val_dir, tuple(names))
+
+
+# --------------------------------------------------------------------------------------------------
+# Optimiser, schedule, penalties, early stopping
+
+
+def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """Adam over the model's parameter groups (its own ``param_groups(lr, wd)`` when it has one)."""
+    optim = config.optim
+    groups_of = getattr(model, "param_groups", None)
+    groups = groups_of(optim.lr, optim.weight_decay) if callable(groups_of) else model.parameters()
+    return torch.optim.Adam(groups, lr=optim.lr, weight_decay=optim.weight_decay)
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig) -> Any:
+    """The learning-rate schedule of ``config.optim.scheduler``; ``None`` for ``"none"``."""
+    optim = config.optim
+    if optim.scheduler == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min", factor=optim.plateau_factor, patience=optim.plateau_patience
+        )
+    if optim.scheduler == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=optim.step_size, gamma=optim.step_gamma)
+    if optim.scheduler == "none":
+        return None
+    raise ConfigError(f"unknown scheduler {optim.scheduler!r} (choose plateau, step or none)")
+
+
+def weight_penalty(model: nn.Module, l1: float, l2: float) -> torch.Tensor | None:
+    """``l1·Σ|w| + l2·Σw²`` over the weights of convolutions and linear layers (not biases, norms)."""
+    if l1 == 0 and l2 == 0:
+        return None
+    total: torch.Tensor | None = None
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d | nn.Linear):
+            weight = module.weight
+            term = l1 * weight.abs().sum() + l2 * weight.pow(2).sum()
+            total = term if total is None else total + term
+    return total
+
+
+@dataclass
+class EarlyStopping:
+    """Stop after ``patience`` epochs without a lower monitored value (``patience=0``: never).
+
+    >>> stopper = EarlyStopping(patience=2)
+    >>> [stopper.update(v) for v in (1.0, 0.8, 0.9, 0.85)], stopper.should_stop
+    ([True, True, False, False], True)
+    """
+
+    patience: int
+    best: float = math.inf
+    bad_epochs: int = 0
+
+    def update(self, value: float) -> bool:
+        """Record an epoch's value; True when it is the best so far."""
+        if value < self.best:
+            self.best, self.bad_epochs = value, 0
+            return True
+        self.bad_epochs += 1
+        return False
+
+    @property
+    def should_stop(self) -> bool:
+        return self.patience > 0 and self.bad_epochs >= self.patience
+
+
+# --------------------------------------------------------------------------------------------------
+# Prediction
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Scores of a pass over a loader, one row per crop.
+
+    Attributes:
+        scores: fake probability (``1 − p(real)`` for a K-class model).
+        probs: ``N×K`` class probabilities for a K-class model, else None.
+        labels, class_labels: the truth.
+        video_ids, frame_indices: where each crop comes from.
+        loss: mean classification loss.
+    """
+
+    scores: np.ndarray
+    probs: np.ndarray | None
+    labels: np.ndarray
+    class_labels: np.ndarray
+    video_ids: list[str]
+    frame_indices: np.ndarray
+    loss: float
+
+
+def _targets(batch: Batch, num_outputs: int) -> torch.Tensor:
+    return batch.labels if num_outputs == 1 else batch.class_labels
+
+
+def fake_scores(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Fake probabilities from logits (one logit: sigmoid; K: ``1 − softmax[:, 0]``) and the softmax."""
+    if logits.shape[1] == 1:
+        return torch.sigmoid(logits[:, 0].float()), None
+    probs = torch.softmax(logits.float(), dim=1)
+    return 1.0 - probs[:, 0], probs
+
+
+@torch.inference_mode()
+def predict_loader(model: nn.Module, loader: Any, device: torch.device) -> Predictions:
+    """Run ``model`` in eval mode over ``loader`` and collect scores; memory grows by a few numbers
+    per crop only."""
+    from fakescan.train.losses import classification_loss
+
+    model.eval()
+    scores, probs, labels, classes, frames = [], [], [], [], []
+    video_ids: list[str] = []
+    loss_sum, count = 0.0, 0
+    for cpu_batch in loader:
+        batch = cpu_batch.to(device, non_blocking=True)
+        logits = model(batch.images)
+        num_outputs = logits.shape[1]
+        loss = classification_loss(logits.float(), _targets(batch, num_outputs))
+        loss_sum += loss.item() * len(batch)
+        count += len(batch)
+        score, prob = fake_scores(logits)
+        scores.append(score.cpu().numpy())
+        if prob is not None:
+            probs.append(prob.cpu().numpy())
+        labels.append(batch.labels.cpu().numpy())
+        classes.append(batch.class_labels.cpu().numpy())
+        frames.append(batch.frame_indices.cpu().numpy())
+        video_ids.extend(batch.video_ids)
+    if count == 0:
+        raise ConfigError("the evaluation data yielded no crops")
+    return Predictions(
+        scores=np.concatenate(scores),
+        probs=np.concatenate(probs) if probs else None,
+        labels=np.concatenate(labels),
+        class_labels=np.concatenate(classes),
+        video_ids=video_ids,
+        frame_indices=np.concatenate(frames),
+        loss=loss_sum / count,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# The loop
+
+
+@dataclass(frozen=True)
+class EpochLog:
+    """One line of ``log.csv``."""
+
+    epoch: int
+    train_loss: float
+    val_loss: float
+    val_auc: float
+    val_acc: float
+    lr: float
+    images_per_s: float
+    seconds: float
+    best: bool
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` leaves: the run folder, the best checkpoint, and the per-epoch log."""
+
+    run_dir: Path
+    best_checkpoint: Path
+    best_epoch: int
+    epochs_run: int
+    stopped_early: bool
+    history: list[EpochLog] = field(default_factory=list)
+
+
+def _write_log(path: Path, history: Sequence[EpochLog]) -> None:
+    buffer = io.StringIO()
+    names = list(EpochLog.__dataclass_fields__)
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(names)
+    for row in history:
+        writer.writerow([getattr(row, n) for n in names])
+    atomic_write_text(path, buffer.getvalue())
+
+
+def _train_epoch(
+    model: nn.Module,
+    loader: Any,
+    optimizer: torch.optim.Optimizer,
+    config: TrainConfig,
+    device: torch.device,
+    scaler: torch.amp.GradScaler | None,
+    on_step: Callable[[int, float, float], None] | None,
+) -> tuple[float, float]:
+    """One pass over ``loader``; returns the mean loss and images per second."""
+    model.train()
+    weights = LossWeights(config.loss.reconstruction, config.loss.metric, config.loss.flooding)
+    loss_sum, seen, started = 0.0, 0, time.perf_counter()
+    limit = config.data.max_steps_per_epoch
+    for step, cpu_batch in enumerate(loader):
+        if limit is not None and step >= limit:
+            break
+        batch = cpu_batch.to(device, non_blocking=True)
+        with torch.autocast(device.type, enabled=scaler is not None):
+            output = model(batch.images, return_aux=True)
+            assert isinstance(output, DetectorOutput)
+            loss, _ = detector_loss(output, batch.images, _targets(batch, output.logits.shape[1]), weights)
+        penalty = weight_penalty(model, config.optim.l1, config.optim.l2)
+        if penalty is not None:
+            loss = loss + penalty
+        if not torch.isfinite(loss):
+            raise ConfigError(f"training loss became {loss.item()} at step {step}; lower the learning rate")
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
+        loss_sum += loss.item() * len(batch)
+        seen += len(batch)
+        if on_step is not None:
+            on_step(step, loss.item(), seen / max(time.perf_counter() - started, 1e-9))
+    if seen == 0:
+        raise ConfigError("the training data yielded no batch")
+    return loss_sum / seen, seen / max(time.perf_counter() - started, 1e-9)
+
+
+def _val_auc_acc(predictions: Predictions) -> tuple[float, float]:
+    from sklearn.metrics import roc_auc_score
+
+    labels = predictions.labels
+    auc = float(roc_auc_score(labels, predictions.scores)) if len(set(labels.tolist())) == 2 else math.nan
+    acc = float(((predictions.scores >= 0.5).astype(int) == labels).mean())
+    return auc, acc
+
+
+def _build_model(config: TrainConfig, image_size: int) -> tuple[nn.Module, dict[str, Any]]:
+    kwargs: dict[str, Any] = {"num_classes": config.num_outputs, "image_size": image_size}
+    if config.pretrained is not None:
+        kwargs["pretrained"] = config.pretrained
+    kwargs.update(config.model_options)
+    return create(config.model, **kwargs), kwargs
+
+
+def subsample_videos(records: Sequence[CropRecord], seed: int) -> list[CropRecord]:
+    """The crops of an equal number of real and fake videos (the larger class subsampled by video,
+    see :func:`fakescan.data.datasets.labels.balance`)."""
+    from fakescan.data.datasets.index import VideoRecord
+    from fakescan.data.datasets.labels import balance
+
+    videos = {
+        _namespaced(r): VideoRecord(_namespaced(r), "", r.label, r.method, r.split, r.dataset)
+        for r in records
+    }
+    kept = {v.video_id for v in balance(list(videos.values()), "subsample", seed)}
+    return [r for r in records if _namespaced(r) in kept]
+
+
+def _loaders(data: TrainingData, config: TrainConfig, input_cfg: Any) -> tuple[Any, Any]:
+    augment = AugmentConfig() if config.data.augment else AugmentConfig.none()
+    train_records = data.train
+    if config.data.balance == "subsample":
+        train_records = subsample_videos(train_records, config.seed)
+    train_set = CropFolderDataset(
+        train_records,
+        data.train_root,
+        TrainTransform(input_cfg, augment=augment, grayscale=config.data.grayscale),
+        class_names=data.class_names,
+        seed=config.seed,
+    )
+    val_set = CropFolderDataset(
+        data.val,
+        data.val_root,
+        EvalTransform(input_cfg, grayscale=config.data.grayscale),
+        class_names=data.class_names,
+        seed=config.seed,
+    )
+    balance = {"none": None, "weighted": "label" if config.num_outputs == 1 else "class"}.get(
+        config.data.balance, None
+    )
+    train_loader = make_loader(
+        train_set,
+        config.data.batch_size,
+        shuffle=balance is None,
+        workers=config.data.workers,
+        balance=balance,
+        seed=config.seed,
+        drop_last=len(train_set) > config.data.batch_size,
+    )
+    val_loader = make_loader(val_set, config.data.batch_size, workers=config.data.workers)
+    return train_loader, val_loader
+
+
+LAST_STATE = "last_state"
+BEST_CHECKPOINT = "best"
+
+
+def _history_of(extra: dict[str, Any]) -> list[EpochLog]:
+    return [EpochLog(**row) for row in extra.get("history", [])]
+
+
+def fit(
+    config: TrainConfig,
+    data: TrainingData,
+    run_dir: str | Path,
+    resume: bool = False,
+    on_epoch: Callable[[EpochLog], None] | None = None,
+    on_step: Callable[[int, float, float], None] | None = None,
+) -> FitResult:
+    """Train ``config.model`` on ``data.train``, choosing the checkpoint on ``data.val`` only.
+
+    After every epoch: validation loss, AUC and accuracy; the learning-rate schedule steps; a lower
+    validation loss saves ``RUN/best.safetensors`` + ``best.json`` (with the decision threshold
+    calibrated on validation, the validation metrics and the training-video digest); the resumable
+    state ``RUN/last_state.*`` and ``RUN/log.csv`` are rewritten. Training stops after
+    ``config.epochs`` epochs or ``config.early_stopping`` epochs without improvement.
+
+    With ``resume``, the run continues from ``RUN/last_state`` (model, optimiser, schedule, early
+    stopping, RNG states and log), to the same result as an uninterrupted run on the same machine.
+
+    Raises:
+        ConfigError: bad settings, or ``resume`` with no saved state in ``run_dir``.
+    """
+    from fakescan.evaluate.metrics import binary_metrics, calibrate_threshold
+    from fakescan.train.checkpoint import (
+        CheckpointMeta,
+        checkpoint_paths,
+        load_training_state,
+        save_checkpoint,
+        save_training_state,
+    )
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if resume and not checkpoint_paths(run_dir / LAST_STATE)[1].is_file():
+        raise ConfigError(f"{run_dir}: nothing to resume (no {LAST_STATE}.json); start without --resume")
+    if config.num_outputs > 1 and len(data.class_names) != config.classes:
+        raise ConfigError(
+            f"--classes {config.classes} but the data has {len(data.class_names)} classes: "
+            f"{', '.join(data.class_names)}"
+        )
+    seed_everything(config.seed)
+    device = resolve_device(config.device)
+    model, model_kwargs = _build_model(config, config.data.image_size)
+    model.to(device)
+    train_loader, val_loader = _loaders(data, config, model.input_cfg)
+    optimizer = build_optimizer(model, config)
+    scheduler = build_scheduler(optimizer, config)
+    scaler = torch.amp.GradScaler("cuda") if device.type == "cuda" and config.amp else None
+    stopper = EarlyStopping(config.early_stopping)
+
+    train_videos = data.train_videos
+    atomic_write_text(run_dir / TRAIN_VIDEOS_FILE, "\n".join(train_videos) + "\n")
+    atomic_write_text(run_dir / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
+    digest = video_digest(train_videos)
+
+    history: list[EpochLog] = []
+    start_epoch = 0
+    if resume:
+        state = load_training_state(run_dir / LAST_STATE, optimizer, scheduler, model=model)
+        stopper = EarlyStopping(config.early_stopping, **state.early_stopping)
+        history = _history_of(state.extra)
+        start_epoch = state.epoch + 1
+        if scaler is not None and "scaler" in state.extra:
+            scaler.load_state_dict(state.extra["scaler"])
+
+    best_epoch = max((row.epoch for row in history if row.best), default=-1)
+    epoch = start_epoch - 1
+    for epoch in range(start_epoch, config.epochs):
+        if stopper.should_stop:
+            break
+        started = time.perf_counter()
+        set_epoch(train_loader, epoch)
+        train_loss, images_per_s = _train_epoch(
+            model, train_loader, optimizer, config, device, scaler, on_step
+        )
+        predictions = predict_loader(model, val_loader, device)
+        auc, acc = _val_auc_acc(predictions)
+        improved = stopper.update(predictions.loss)
+        lr = optimizer.param_groups[0]["lr"]
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            scheduler.step(predictions.loss)
+        elif scheduler is not None:
+            scheduler.step()
+        row = EpochLog(
+            epoch,
+            train_loss,
+            predictions.loss,
+            auc,
+            acc,
+            lr,
+            images_per_s,
+            time.perf_counter() - started,
+            improved,
+        )
+        history.append(row)
+        if improved:
+            best_epoch = epoch
+            try:
+                threshold = calibrate_threshold(predictions.labels, predictions.scores, config.threshold_rule)
+            except ValueError:  # one class only in validation
+                threshold = 0.5
+            metrics = binary_metrics(predictions.labels, predictions.scores, threshold)
+            save_checkpoint(
+                run_dir / BEST_CHECKPOINT,
+                model,
+                CheckpointMeta(
+                    model=config.model,
+                    model_kwargs={k: v for k, v in model_kwargs.items() if k != "pretrained"},
+                    class_names=data.class_names if config.num_outputs > 1 else ("real", "fake"),
+                    train_videos_digest=digest,
+                    train_videos_list=TRAIN_VIDEOS_FILE,
+                    threshold=float(threshold),
+                    val_metrics={"loss": predictions.loss, **_finite(metrics.to_dict())},
+                    epoch=epoch,
+                ),
+            )
+        extra: dict[str, Any] = {"history": [dict(r.__dict__) for r in history]}
+        if scaler is not None:
+            extra["scaler"] = scaler.state_dict()
+        save_training_state(
+            run_dir / LAST_STATE,
+            optimizer,
+            scheduler,
+            epoch=epoch,
+            step=0,
+            early_stopping={"best": stopper.best, "bad_epochs": stopper.bad_epochs},
+            model=model,
+            extra=extra,
+        )
+        _write_log(run_dir / LOG_FILE, history)
+        if on_epoch is not None:
+            on_epoch(row)
+    return FitResult(
+        run_dir=run_dir,
+        best_checkpoint=run_dir / f"{BEST_CHECKPOINT}.safetensors",
+        best_epoch=best_epoch,
+        epochs_run=len(history),
+        stopped_early=stopper.should_stop and len(history) < config.epochs,
+        history=history,
+    )
+
+
+def _finite(values: dict[str, Any]) -> dict[str, float | None]:
+    out: dict[str, float | None] = {}
+    for key, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        out[key] = None if isinstance(value, float) and not math.isfinite(value) else float(value)
+    return out

@@ -1,0 +1,270 @@
+"""The training engine end to end on real faces: learning, early stopping, resume, integrity guards.
+
+Real crops come from the real sample media through ``fakescan extract`` (videos cut into clips of
+consecutive samples, each clip a "video"; every face of the still images a video of its own). Each
+real video gets a manipulated twin (:func:`tests.fakes.resynthesise_face`) in the same split.
+Training uses the people of the sample videos and one group photo; validation holds out other
+people entirely.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from sklearn.metrics import roc_auc_score
+
+from fakescan.data.datasets.index import CropRecord, write_crop_table
+from fakescan.data.extract import ExtractConfig, run_extraction
+from fakescan.data.images import read_image, write_image
+from fakescan.errors import ConfigError, SplitLeakError
+from fakescan.train.config import load_config
+from fakescan.train.engine import EarlyStopping, fit, load_training_data
+from tests.fakes import resynthesise_face
+
+SIZE = 64
+CLIP = 6  # sampled frames per clip "video"
+TRAIN_SOURCES = {"WolfgangLanger_Pexels", "single_face", "multi_face"}
+TEST_SOURCES = {"einstein", "breakingbad"}
+
+
+def _split_of(source: str) -> str:
+    if source in TRAIN_SOURCES:
+        return "train"
+    return "test" if source in TEST_SOURCES else "val"
+
+
+@pytest.fixture(scope="module")
+def crops_dir(samples: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A crops folder with ``crops.csv``: real and manipulated faces, split into train, val and test by
+    person."""
+    out = tmp_path_factory.mktemp("engine-crops")
+    inputs = [
+        samples / "videos/WolfgangLanger_Pexels.mp4",
+        samples / "videos/single_face.mp4",
+        samples / "videos/face_noface.mov",
+        *(
+            samples / f"images/{name}"
+            for name in ("multi_face.jpg", "obama.jpg", "biden.jpg", "einstein.jpg")
+        ),
+        samples / "images/breakingbad.jpg",
+    ]
+    report = run_extraction(inputs, out / "x", ExtractConfig(frames=24, size=SIZE, all_faces=True))
+    rng = np.random.default_rng(0)
+    records: list[CropRecord] = []
+    for row in report.rows:
+        if row.crop is None:
+            continue
+        source = Path(row.source).stem
+        video = row.source.endswith((".mp4", ".mov"))
+        face = int(row.face_index or 0)
+        if video and face > 0:
+            continue
+        clip = f"{source}/clip{int(row.frame_index) // (CLIP * 10)}" if video else f"{source}/face{face}"
+        split = _split_of(source)
+        real_crop = f"x/{row.crop}"
+        fake_crop = f"fake/{row.crop}"
+        (out / fake_crop).parent.mkdir(parents=True, exist_ok=True)
+        write_image(out / fake_crop, resynthesise_face(read_image(out / real_crop), rng))
+        frame = int(row.frame_index or 0)
+        records.append(CropRecord(real_crop, f"real/{clip}", frame, 0, "real", split, "samples"))
+        records.append(CropRecord(fake_crop, f"fake/{clip}", frame, 1, "Resynth", split, "samples"))
+    write_crop_table(out / "crops.csv", records)
+    return out
+
+
+def _config(**overrides):
+    values = {
+        "model": "cnn",
+        "epochs": 8,
+        "early_stopping": 0,
+        "seed": 0,
+        "optim": {"lr": 3e-3, "scheduler": "none"},
+        "data": {"image_size": SIZE, "batch_size": 16, "workers": 0},
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            values[key] = {**values.get(key, {}), **value}
+        else:
+            values[key] = value
+    return load_config(overrides=values)
+
+
+@pytest.mark.slow
+def test_held_out_people_are_separated_after_training(crops_dir: Path, tmp_path: Path) -> None:
+    data = load_training_data(crops_dir, crops_dir)
+    val_people = {r.video_id.split("/")[1] for r in data.val}
+    assert not val_people & (TRAIN_SOURCES | TEST_SOURCES) and len(data.val) >= 16
+
+    result = fit(_config(), data, tmp_path / "run")
+
+    meta = json.loads((tmp_path / "run/best.json").read_text())
+    best_row = result.history[result.best_epoch]
+    assert meta["val_metrics"]["auc"] == pytest.approx(best_row.val_auc)
+    assert best_row.val_auc > 0.9, [row.val_auc for row in result.history]
+    assert 0.0 < meta["threshold"] < 1.0
+    train_videos = (tmp_path / "run/train_videos.txt").read_text().split()
+    assert set(train_videos) == {f"{r.dataset}/{r.video_id}" for r in data.train}
+    with open(tmp_path / "run/log.csv", newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == result.epochs_run == 8
+
+    # The saved best checkpoint reproduces the AUC on the held-out people.
+    from fakescan.data.loading import CropFolderDataset, make_loader
+    from fakescan.data.transforms import EvalTransform
+    from fakescan.train.checkpoint import load_checkpoint
+    from fakescan.train.engine import predict_loader
+
+    model, loaded = load_checkpoint(tmp_path / "run/best")
+    loader = make_loader(
+        CropFolderDataset(data.val, crops_dir, EvalTransform(model.input_cfg)), 32, workers=0
+    )
+    predictions = predict_loader(model, loader, torch.device("cpu"))
+    assert roc_auc_score(predictions.labels, predictions.scores) == pytest.approx(loaded.val_metrics["auc"])
+
+
+def test_early_stopping_ends_a_run_that_stops_improving(crops_dir: Path, tmp_path: Path) -> None:
+    data = load_training_data(crops_dir, crops_dir)
+    # Learning rate 0 and no batch norm (whose running statistics move without the optimiser): the
+    # validation loss never improves after the first epoch.
+    config = _config(
+        epochs=10,
+        early_stopping=2,
+        model_options={"batch_norm": False},
+        optim={"lr": 0.0},
+        data={"max_steps_per_epoch": 1},
+    )
+    result = fit(config, data, tmp_path / "run")
+    assert result.stopped_early and result.epochs_run == 3 and result.best_epoch == 0
+
+
+def test_resume_continues_to_the_same_result(crops_dir: Path, tmp_path: Path) -> None:
+    data = load_training_data(crops_dir, crops_dir)
+    steps = {"max_steps_per_epoch": 3}
+    whole = fit(_config(epochs=3, data=steps), data, tmp_path / "whole")
+    fit(_config(epochs=2, data=steps), data, tmp_path / "split")
+    resumed = fit(_config(epochs=3, data=steps), data, tmp_path / "split", resume=True)
+
+    def losses(history):
+        return [(row.epoch, row.train_loss, row.val_loss) for row in history]
+
+    assert losses(resumed.history) == losses(whole.history)
+    a, b = (
+        load_file(tmp_path / "whole/last_state.safetensors"),
+        load_file(tmp_path / "split/last_state.safetensors"),
+    )
+    model_keys = [k for k in a if k.startswith("model/")]
+    assert model_keys and all(torch.equal(a[k], b[k]) for k in model_keys)
+
+
+def test_resume_without_a_saved_state_is_a_clear_error(crops_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="nothing to resume"):
+        fit(_config(), load_training_data(crops_dir, crops_dir), tmp_path / "empty", resume=True)
+
+
+def test_validation_sharing_a_training_video_is_refused(crops_dir: Path, tmp_path: Path) -> None:
+    leaky = tmp_path / "leaky"
+    leaky.mkdir()
+    rows = list(csv.DictReader(open(crops_dir / "crops.csv", newline="")))
+    train_row = next(r for r in rows if r["split"] == "train")
+    rows.append({**train_row, "split": "val"})
+    with open(leaky / "crops.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    with pytest.raises(SplitLeakError, match="both the training and the validation"):
+        load_training_data(crops_dir, leaky)
+
+
+def test_the_test_split_is_never_used_for_training_or_selection(crops_dir: Path) -> None:
+    with pytest.raises(SplitLeakError, match="checkpoint selection"):
+        load_training_data(crops_dir, crops_dir, val_split="test")
+    with pytest.raises(SplitLeakError, match="training"):
+        load_training_data(crops_dir, crops_dir, train_split="test")
+
+
+def test_early_stopping_counts_epochs_without_improvement() -> None:
+    stopper = EarlyStopping(patience=3)
+    for value in (1.0, 1.1, 1.2):
+        stopper.update(value)
+    assert not stopper.should_stop
+    stopper.update(1.0)  # equal is not better
+    assert stopper.should_stop and stopper.best == 1.0
+
+
+@pytest.mark.slow
+def test_cli_train_then_test_reports_metrics_scikit_learn_agrees_with(
+    crops_dir: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from fakescan.cli import app
+    from fakescan.evaluate.report import read_metrics_json, read_scores_csv, read_video_scores_csv
+
+    runner = CliRunner()
+    run = tmp_path / "run"
+    trained = runner.invoke(
+        app,
+        [
+            "train",
+            "cnn",
+            str(crops_dir),
+            str(crops_dir),
+            "--out",
+            str(run),
+            "--epochs",
+            "4",
+            "--image_size",
+            f"{SIZE},{SIZE},3",
+            "--batch_size",
+            "16",
+            "--lr",
+            "3e-3",
+            "--workers",
+            "0",
+        ],
+    )
+    assert trained.exit_code == 0, trained.output
+    assert "best checkpoint" in trained.output
+
+    tested = runner.invoke(app, ["test", str(run / "best"), str(crops_dir), "--out", str(tmp_path / "res")])
+    assert tested.exit_code == 0, tested.output
+    folder = tmp_path / "res" / crops_dir.name
+    metrics = read_metrics_json(folder / "metrics.json")
+    frames = read_scores_csv(folder / "frames.csv")
+    videos = read_video_scores_csv(folder / "videos.csv")
+    assert set(np.unique(frames.video_ids).tolist()) <= {
+        f"{kind}/{source}/face{k}" for kind in ("real", "fake") for source in TEST_SOURCES for k in range(4)
+    }
+    assert metrics["frame"]["auc"] == pytest.approx(roc_auc_score(frames.labels, frames.scores))
+    assert metrics["video"]["auc"] == pytest.approx(roc_auc_score(videos.labels, videos.scores))
+    threshold = metrics["threshold"]
+    accuracy = ((frames.scores >= threshold).astype(int) == frames.labels).mean()
+    assert metrics["frame"]["acc"] == pytest.approx(accuracy)
+    assert set(metrics["per_method"]) == {"Resynth"}
+    assert (folder / "roc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "res/summary.md").is_file()
+
+    # Testing on the training videos is refused, and allowed only when forced.
+    leaked = runner.invoke(
+        app, ["test", str(run / "best"), str(crops_dir), "--split", "train", "--out", str(tmp_path / "x")]
+    )
+    assert leaked.exit_code == 1 and "refusing" in leaked.output
+    forced = runner.invoke(
+        app,
+        [
+            "test",
+            str(run / "best"),
+            str(crops_dir),
+            "--split",
+            "train",
+            "--force",
+            "--out",
+            str(tmp_path / "y"),
+        ],
+    )
+    assert forced.exit_code == 0, forced.output
