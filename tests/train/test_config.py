@@ -1,0 +1,70 @@
+"""Training configs: presets, files, overrides and the errors for keys nobody reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fakescan.errors import ConfigError
+from fakescan.models import list_models
+from fakescan.train.config import list_presets, load_config, parse_image_size
+
+
+def test_every_preset_builds_a_config_for_a_registered_model() -> None:
+    presets = list_presets()
+    assert {"celebdf-attention_net", "dfdc-attention_net", "ffpp-mdcsd"} <= set(presets)
+    for name in presets:
+        assert load_config(name).model in list_models()
+
+
+def test_ffpp_mdcsd_preset_is_the_classic_five_class_setup() -> None:
+    config = load_config("ffpp-mdcsd")
+    assert (config.classes, config.num_outputs, config.data.image_size) == (5, 5, 128)
+    assert (config.optim.scheduler, config.optim.plateau_factor, config.early_stopping) == ("plateau", 0.2, 5)
+
+
+def test_command_line_overrides_the_file_and_unset_options_do_not(tmp_path: Path) -> None:
+    path = tmp_path / "run.yaml"
+    path.write_text("model: xception\nepochs: 7\ndata:\n  batch_size: 8\n  image_size: 128\n")
+    config = load_config(path, {"epochs": 2, "data": {"batch_size": None, "image_size": 64}})
+    assert (config.model, config.epochs, config.data.batch_size, config.data.image_size) == (
+        "xception",
+        2,
+        8,
+        64,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("modle: cnn\n", "run.yaml: unknown option 'modle'"),
+        ("data:\n  batchsize: 3\n", "run.yaml: unknown option data.batchsize"),
+        ("- a\n- b\n", "run.yaml: expected a mapping"),
+        ("data: [1\n", "run.yaml, line"),
+    ],
+)
+def test_bad_config_files_name_the_file_and_the_key(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "run.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("[", r"\[")):
+        load_config(path)
+
+
+def test_unknown_preset_lists_the_presets() -> None:
+    with pytest.raises(ConfigError, match="ffpp-mdcsd"):
+        load_config("no-such-preset")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("128,128,3", (128, False)), ("64,64,1", (64, True)), ("299", (299, False))]
+)
+def test_classic_image_size_forms(text: str, expected: tuple[int, bool]) -> None:
+    assert parse_image_size(text) == expected
+
+
+@pytest.mark.parametrize("text", ["128,64,3", "a", "128,128,4"])
+def test_bad_image_sizes_are_config_errors(text: str) -> None:
+    with pytest.raises(ConfigError, match="image_size"):
+        parse_image_size(text)
