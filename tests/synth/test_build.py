@@ -107,7 +107,7 @@ def test_fakes_differ_from_their_target_inside_the_face_only(built: SynthReport)
             continue
         checked += 1
         real = _frame(_reals(built.root) / f"{a}.mp4", k).astype(np.float32)
-        for folder, inside_at_least in (("FaceSwap", 20.0), ("NeuralTextures", 4.0)):
+        for folder, inside_at_least in (("FaceSwap-lite", 20.0), ("Resynth", 4.0)):
             path = built.root / "manipulated_sequences" / folder / "c23" / "videos" / f"{a}_{b}.mp4"
             diff = np.abs(_frame(path, k).astype(np.float32) - real).mean(axis=2)
             # Outside the face the two videos differ only by H.264 noise (CRF 23).

@@ -20,15 +20,15 @@ people are paired; for a pair ``(a, b)`` each method writes the fakes ``a_b`` (c
 ``b``'s face, or for re-synthesis ``a`` rebuilt) and ``b_a``. The tree::
 
     OUT/original_sequences/youtube/c23/videos/000.mp4 …         real clips
-    OUT/manipulated_sequences/FaceSwap/c23/videos/000_001.mp4 …  FaceSwap-lite fakes
-    OUT/manipulated_sequences/NeuralTextures/c23/videos/…        Resynth fakes
+    OUT/manipulated_sequences/FaceSwap-lite/c23/videos/000_001.mp4 …  face-swap fakes
+    OUT/manipulated_sequences/Resynth/c23/videos/…               re-synthesised fakes
     OUT/train.json, val.json, test.json                          the pairs of each split
     OUT/synth.json                                               what was made from what, and the boxes
 
-Videos are H.264 at CRF 23, the compression FF++ calls c23. The method folders borrow the names of
-FF++ methods, because :func:`fakescan.data.datasets.index_ffpp` accepts only those
-(:data:`METHOD_FOLDERS`; pass ``folders`` to choose others). Everything but the reading of the
-sources, the face detector and the writing of files is pure and seeded.
+Videos are H.264 at CRF 23, the compression FF++ calls c23. Each method's folder carries the
+method's own name (:data:`METHOD_FOLDERS`; pass ``folders`` to choose others), which
+:func:`fakescan.data.datasets.index_ffpp` reads when named in ``methods``. Everything but the
+reading of the sources, the face detector and the writing of files is pure and seeded.
 """
 
 from __future__ import annotations
@@ -63,10 +63,9 @@ __all__ = [
     "plan_pairs",
 ]
 
-METHOD_FOLDERS: dict[str, str] = {"FaceSwap-lite": "FaceSwap", "Resynth": "NeuralTextures"}
-"""Synthetic method → its folder under ``manipulated_sequences``. The folders take the names of the
-FF++ methods closest in kind — FaceSwap is itself a graphics swap with blending; NeuralTextures
-re-renders the person's own face — since the FF++ adapter reads only FF++ method names."""
+METHOD_FOLDERS: dict[str, str] = {"FaceSwap-lite": "FaceSwap-lite", "Resynth": "Resynth"}
+"""Synthetic method → its folder under ``manipulated_sequences``: each method under its own name,
+so that nobody mistakes these forgeries for FF++'s FaceSwap or NeuralTextures."""
 SYNTH_METHODS: tuple[str, ...] = tuple(METHOD_FOLDERS)
 CLIP_SECONDS = 2.5
 """A clip cut from a video spans about this long (it is sampled every few frames)."""

@@ -115,3 +115,9 @@ def test_split_files_in_a_splits_folder_or_elsewhere(tmp_path: Path) -> None:
 def test_unknown_method_lists_the_choices(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="FaceShifter"):
         index_ffpp(make_ffpp(tmp_path), methods=["DeepFaceLab"])
+
+
+def test_other_method_folders_are_read_when_named(tmp_path: Path) -> None:
+    root = make_ffpp(tmp_path, methods=["Deepfakes", "MyMethod"])
+    records = index_ffpp(root, methods=["MyMethod"])
+    assert Counter(r.method for r in records) == {"real": 10, "MyMethod": 10}

@@ -115,9 +115,14 @@ def _resolve_methods(root: Path, methods: Sequence[str] | None, compression: str
     if methods is None:
         chosen = [*CLASSIC_METHODS, *(["FaceShifter"] if folder("FaceShifter").is_dir() else [])]
     else:
-        unknown = [method for method in methods if method not in METHODS]
+        # Other folders under manipulated_sequences (a user's own or `fakescan synth` methods) are
+        # read when they exist; a name that is neither an FF++ method nor on disk is a typo.
+        unknown = [method for method in methods if method not in METHODS and not folder(method).is_dir()]
         if unknown:
-            raise ConfigError(f"unknown FF++ method(s) {unknown}; choose from {', '.join(METHODS)}")
+            raise ConfigError(
+                f"unknown FF++ method(s) {unknown}; choose from {', '.join(METHODS)} "
+                f"or a folder under {root / 'manipulated_sequences'}"
+            )
         chosen = list(dict.fromkeys(methods))
     for method in chosen:
         require_dir(folder(method), f"FF++ {method} videos at {compression}; pass --methods to choose others")
@@ -136,7 +141,8 @@ def index_ffpp(
     Args:
         root: the FF++ folder (holding ``original_sequences`` and ``manipulated_sequences``).
         methods: manipulation methods to include; default the four classic ones, plus FaceShifter
-            when it is on disk.
+            when it is on disk. Other method folders under ``manipulated_sequences`` (such as the
+            ones ``fakescan synth`` writes) are read when named.
         compression: ``"raw"``, ``"c23"`` (default) or ``"c40"``.
         splits_dir: folder of ``train.json``, ``val.json``, ``test.json``; default ``root`` (or
             ``root/splits``).
