@@ -39,13 +39,14 @@ import argparse
 import datetime as dt
 import os
 import platform
-import re
 import resource
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from _report import cpu_model, write_section
 
 REPO = Path(__file__).resolve().parent.parent
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
@@ -77,15 +78,6 @@ def usable_cores() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
-
-
-def cpu_model() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return platform.processor() or platform.machine()
-    match = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
-    return match.group(1).strip() if match else platform.machine()
 
 
 def machine_lines() -> list[str]:
@@ -332,19 +324,6 @@ def report_section(
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace this benchmark's section of ``path`` (between the markers), or append it."""
-    text = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmarks\n"
-    start, end = text.find(SECTION_START), text.find(SECTION_END)
-    if start != -1 and end > start:
-        text = text[:start] + section.rstrip("\n") + text[end + len(SECTION_END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    if not text.endswith("\n"):
-        text += "\n"
-    path.write_text(text, encoding="utf-8")
-
-
 # --------------------------------------------------------------------------------------------------
 
 
@@ -393,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(section.replace(SECTION_START + "\n", "").replace(SECTION_END + "\n", ""))
     if args.write:
-        write_section(args.output, section)
+        write_section(args.output, section, SECTION_START, SECTION_END)
         print(f"updated {args.output}")
     return 0
 
