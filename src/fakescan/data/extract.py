@@ -28,8 +28,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+
 from fakescan._atomic import TMP_MARK, atomic_write_text
-from fakescan.data.faces import FaceDetector, create_detector, pick_face
+from fakescan.data.faces import Detection, FaceDetector, create_detector, pick_face
 from fakescan.data.faces.base import Box, box_area
 from fakescan.data.faces.crop import BorderMode, crop_face
 from fakescan.data.images import IMAGE_EXTENSIONS, read_image, write_image
@@ -46,12 +48,15 @@ __all__ = [
     "RECORD_NAME",
     "ExtractConfig",
     "ExtractReport",
+    "FaceCrop",
+    "FrameFaces",
     "ManifestRow",
     "MediaItem",
     "Status",
     "collect_inputs",
     "describe_failure",
     "extract_item",
+    "iter_frame_faces",
     "run_extraction",
     "select_shard",
     "write_manifest",
@@ -330,8 +335,7 @@ def _clear_folder(folder: Path) -> None:
             entry.unlink()
 
 
-def _faces_to_keep(detector: FaceDetector, image, previous: Box | None, all_faces: bool):
-    detections = detector.detect(image)
+def _faces_to_keep(detections: Sequence[Detection], previous: Box | None, all_faces: bool) -> list[Detection]:
     if all_faces:
         return sorted(detections, key=lambda d: -box_area(d.box))
     chosen = pick_face(detections, previous)
@@ -346,6 +350,64 @@ def _frames_of(item: MediaItem, config: ExtractConfig) -> Iterator[tuple[int, fl
     table = probe_video(item.path)
     for frame in read_frames(table, config.frame_indices(table.num_frames)):
         yield frame.index, frame.timestamp, frame.image
+
+
+@dataclass(frozen=True)
+class FaceCrop:
+    """One face kept in one frame, cut out exactly as ``extract`` writes it.
+
+    Attributes:
+        face_index: 0 for the followed (or, with ``all_faces``, the largest) face, then by size.
+        detection: the face's box in the frame's pixels and the detector's score.
+        crop: ``size×size×3`` uint8 RGB (:func:`fakescan.data.faces.crop.crop_face`).
+    """
+
+    face_index: int
+    detection: Detection
+    crop: np.ndarray
+
+
+@dataclass(frozen=True)
+class FrameFaces:
+    """A searched frame and the faces kept in it.
+
+    Attributes:
+        index, timestamp: frame index (display order; 0 for an image) and time in seconds.
+        image: the whole ``H×W×3`` uint8 RGB frame.
+        faces: the kept faces (one followed person, or every face with ``all_faces``); empty when
+            the detector found none.
+        detections: how many faces the detector found in the frame (kept or not).
+    """
+
+    index: int
+    timestamp: float
+    image: np.ndarray
+    faces: tuple[FaceCrop, ...]
+    detections: int
+
+
+def iter_frame_faces(item: MediaItem, config: ExtractConfig, detector: FaceDetector) -> Iterator[FrameFaces]:
+    """Search the frames ``config`` samples from ``item`` and yield each with its face crops, in memory.
+
+    The same sampling, face choice (one person followed from frame to frame with
+    :func:`~fakescan.data.faces.pick_face`, or all faces), margin, border and crop size as
+    :func:`extract_item`, which writes what this yields.
+
+    Raises:
+        InputError: the file cannot be opened or is not an image/video.
+        DecodeError: decoding failed; the frames yielded before stand.
+    """
+    previous: Box | None = None
+    for index, timestamp, image in _frames_of(item, config):
+        detections = detector.detect(image)
+        kept = _faces_to_keep(detections, previous, config.all_faces)
+        if kept:
+            previous = kept[0].box
+        faces = tuple(
+            FaceCrop(k, face, crop_face(image, face.box, config.size, config.margin, config.border))
+            for k, face in enumerate(kept)
+        )
+        yield FrameFaces(index, timestamp, image, faces, len(detections))
 
 
 def extract_item(item: MediaItem, config: ExtractConfig, detector: FaceDetector, out_dir: Path) -> ItemResult:
@@ -363,33 +425,31 @@ def extract_item(item: MediaItem, config: ExtractConfig, detector: FaceDetector,
     folder.mkdir(parents=True, exist_ok=True)
 
     rows: list[ManifestRow] = []
-    previous: Box | None = None
     status: Status = "no_face"
     reason = ""
     frames_read = 0
     source = str(item.path)
     try:
-        for index, timestamp, image in _frames_of(item, config):
+        for frame in iter_frame_faces(item, config, detector):
             frames_read += 1
-            faces = _faces_to_keep(detector, image, previous, config.all_faces)
-            if not faces:
+            index, timestamp = frame.index, frame.timestamp
+            if not frame.faces:
                 rows.append(
                     ManifestRow(
                         source, item.kind, "no_face", index, round(timestamp, 4), reason="no face found"
                     )
                 )
                 continue
-            previous = faces[0].box
             status = "ok"
-            for k, face in enumerate(faces):
+            for face in frame.faces:
+                k = face.face_index
                 name = (
                     f"{index}_{k}.{config.image_format}"
                     if config.all_faces
                     else f"{index}.{config.image_format}"
                 )
-                crop = crop_face(image, face.box, config.size, config.margin, config.border)
-                write_image(folder / name, crop)
-                x1, y1, x2, y2 = (round(v, 1) for v in face.box)
+                write_image(folder / name, face.crop)
+                x1, y1, x2, y2 = (round(v, 1) for v in face.detection.box)
                 rows.append(
                     ManifestRow(
                         source,
@@ -402,7 +462,7 @@ def extract_item(item: MediaItem, config: ExtractConfig, detector: FaceDetector,
                         y1,
                         x2,
                         y2,
-                        round(face.score, 4),
+                        round(face.detection.score, 4),
                         f"{item.key}/{name}",
                     )
                 )

@@ -1,0 +1,546 @@
+"""``fakescan predict``: a verdict per image or video from a trained checkpoint, nothing written by default.
+
+The pipeline per input file is the one ``fakescan extract`` uses — the same frame sampling, face
+detector, followed face, margin and border (:func:`fakescan.data.extract.iter_frame_faces`) — with
+the crops cut directly at the checkpoint's input size and normalised with its ``InputConfig``.
+The crops of a file are scored in batches of ``batch_size``; each frame gets a fake probability,
+and the file's score aggregates them (:func:`fakescan.evaluate.metrics.video_scores`):
+
+- ``mean`` (default): the mean of the frame probabilities;
+- ``confident``: the mean over the half of the frames whose probability is farthest from 0.5.
+
+The verdict compares the score with the checkpoint's validation-calibrated threshold
+(``fake`` iff ``score >= threshold``). A file in which no face was found gets the verdict
+``no_face`` and no score; a file that cannot be read gets ``error`` with a one-line reason.
+
+Backends: ``torch`` (the checkpoint, eval mode, ``torch.inference_mode``, channels-last memory
+format by default) or ``onnx`` (a model written by :func:`fakescan.predict.export.export_onnx`, run
+in ONNX Runtime). Both give the same probabilities within 1e-4.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+import numpy as np
+import torch
+
+from fakescan._atomic import atomic_write_text
+from fakescan.data.extract import (
+    ExtractConfig,
+    FrameFaces,
+    MediaItem,
+    collect_inputs,
+    iter_frame_faces,
+)
+from fakescan.data.faces import FaceDetector, create_detector
+from fakescan.data.transforms import to_tensor
+from fakescan.errors import ConfigError, DecodeError, InputError
+from fakescan.evaluate.metrics import AGGREGATIONS, Aggregation, video_scores
+from fakescan.models.output import InputConfig
+from fakescan.train.checkpoint import CheckpointMeta
+
+if TYPE_CHECKING:
+    from torch import nn
+
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "FrameScore",
+    "PredictConfig",
+    "PredictReport",
+    "Prediction",
+    "Predictor",
+    "Scorer",
+    "TorchScorer",
+    "Verdict",
+    "fake_probability",
+    "load_predictor",
+    "predict_item",
+    "prediction_rows",
+    "run_prediction",
+    "write_csv",
+    "write_json",
+]
+
+Backend = Literal["torch", "onnx"]
+BACKENDS: tuple[str, ...] = ("torch", "onnx")
+Verdict = Literal["fake", "real", "no_face", "error"]
+"""``fake``/``real``: compared with the threshold; ``no_face``: no face found; ``error``: unreadable."""
+
+CSV_FIELDS: tuple[str, ...] = (
+    "path",
+    "kind",
+    "verdict",
+    "score",
+    "threshold",
+    "frames_used",
+    "faces_found",
+    "frames_read",
+    "reason",
+)
+
+
+# --------------------------------------------------------------------------------------------------
+# Scores
+
+
+def fake_probability(logits: np.ndarray) -> np.ndarray:
+    """Fake probability per row of ``B×1`` logits (sigmoid) or ``B×K`` class logits (1 − P(class 0 = real)).
+
+    >>> fake_probability(np.array([[0.0], [100.0]])).tolist()
+    [0.5, 1.0]
+    >>> fake_probability(np.array([[0.0, 0.0, 0.0]])).round(4).tolist()
+    [0.6667]
+    """
+    logits = np.asarray(logits, dtype=np.float64)
+    if logits.ndim != 2 or logits.shape[1] < 1:
+        raise ValueError(f"expected B×1 or B×K logits, got shape {logits.shape}")
+    if logits.shape[1] == 1:
+        return 0.5 * (1.0 + np.tanh(0.5 * logits[:, 0]))  # a sigmoid that never overflows
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return 1.0 - exp[:, 0] / exp.sum(axis=1)
+
+
+class Scorer(Protocol):
+    """A model ready for inference: ``B×3×S×S`` normalised float32 images → ``B`` fake probabilities."""
+
+    def __call__(self, images: torch.Tensor) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class TorchScorer:
+    """Score with a PyTorch model in eval mode under ``torch.inference_mode``.
+
+    Attributes:
+        model: the detector (already in eval mode, on ``device``).
+        device: where the batches go.
+        channels_last: feed channels-last input (the model's weights should be converted too).
+    """
+
+    model: nn.Module
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    channels_last: bool = True
+
+    def logits(self, images: torch.Tensor) -> torch.Tensor:
+        """Raw logits ``B×K`` on the CPU."""
+        with torch.inference_mode():
+            x = images.to(self.device, non_blocking=True)
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            return self.model(x).float().cpu()
+
+    def __call__(self, images: torch.Tensor) -> np.ndarray:
+        return fake_probability(self.logits(images).numpy())
+
+
+@dataclass(frozen=True)
+class Predictor:
+    """A loaded model and what is needed to use it.
+
+    Attributes:
+        meta: the checkpoint's sidecar (model name, ``input_cfg``, threshold, class names).
+        scorer: images → fake probabilities.
+        backend: ``"torch"`` or ``"onnx"``.
+        model: the PyTorch model (``None`` with the ONNX backend); explanations need it.
+    """
+
+    meta: CheckpointMeta
+    scorer: Scorer
+    backend: Backend = "torch"
+    model: nn.Module | None = None
+
+    @property
+    def input_cfg(self) -> InputConfig:
+        """The preprocessing the model expects."""
+        return self.meta.input_cfg or InputConfig()
+
+    @property
+    def threshold(self) -> float:
+        """The validation-calibrated decision threshold (fake iff score ≥ threshold)."""
+        return float(self.meta.threshold)
+
+
+def load_predictor(
+    path: str | Path, backend: Backend = "torch", device: str = "cpu", channels_last: bool = True
+) -> Predictor:
+    """Load a checkpoint (``torch``) or an exported ``.onnx`` model and its sidecar (``onnx``).
+
+    Raises:
+        ConfigError: an unknown backend or device.
+        InputError: a file is missing.
+        CheckpointMismatchError: a truncated, corrupt or mismatched checkpoint or sidecar.
+    """
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+    if backend == "onnx":
+        from fakescan.predict.export import load_onnx_scorer
+
+        scorer, meta = load_onnx_scorer(path)
+        return Predictor(meta=meta, scorer=scorer, backend="onnx")
+    from fakescan.train.checkpoint import load_checkpoint
+
+    try:
+        target = torch.device(device)
+    except RuntimeError as error:
+        raise ConfigError(f"--device: {error}") from None
+    if target.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {device}: CUDA is not available here")
+    model, meta = load_checkpoint(path, device=target)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return Predictor(
+        meta=meta, scorer=TorchScorer(model, target, channels_last), backend="torch", model=model
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Records
+
+
+@dataclass(frozen=True)
+class PredictConfig:
+    """Settings of a prediction run.
+
+    Attributes:
+        extract: frame sampling, detector, margin and border, as for ``fakescan extract``;
+            its ``size`` is replaced by the model's input size and ``all_faces`` must be off.
+        batch_size: crops per forward pass (the frames of one file are batched together).
+        aggregate: how frame probabilities make a file's score: ``"mean"`` or ``"confident"``.
+    """
+
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
+    batch_size: int = 32
+    aggregate: Aggregation = "mean"
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ConfigError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if self.aggregate not in AGGREGATIONS:
+            raise ConfigError(f"--aggregate must be one of {', '.join(AGGREGATIONS)}, got {self.aggregate!r}")
+        if self.extract.all_faces:
+            raise ConfigError("prediction follows one face per file; all_faces is not supported")
+
+    def extract_for(self, input_cfg: InputConfig) -> ExtractConfig:
+        """The extraction settings with crops cut at the model's input size."""
+        return replace(self.extract, size=input_cfg.image_size)
+
+
+@dataclass(frozen=True)
+class FrameScore:
+    """One searched frame.
+
+    Attributes:
+        index, timestamp: frame index (0 for an image) and time in seconds.
+        box: the followed face's box ``(x1, y1, x2, y2)`` in frame pixels, or ``None`` (no face).
+        detection_score: the detector's confidence for that face, or ``None``.
+        probability: the model's fake probability for the face, or ``None`` (no face).
+    """
+
+    index: int
+    timestamp: float
+    box: tuple[float, float, float, float] | None = None
+    detection_score: float | None = None
+    probability: float | None = None
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The result for one input file.
+
+    Attributes:
+        path: the file; ``kind``: ``"video"``, ``"image"`` or ``"unknown"``; ``key``: its unique name
+            in this run (used for explanation folders).
+        verdict: ``fake``, ``real``, ``no_face`` or ``error``.
+        score: aggregated fake probability, ``None`` for ``no_face``/``error``.
+        threshold: the threshold the score was compared with.
+        frames_read: frames decoded and searched; ``frames_used``: frames with a scored face;
+            ``faces_found``: faces the detector found over all searched frames.
+        reason: why there is no score, or a note (e.g. decoding stopped early).
+        frames: per-frame detail.
+        explanations: files written by ``--explain`` for this input.
+    """
+
+    path: Path
+    kind: str
+    key: str
+    verdict: Verdict
+    score: float | None = None
+    threshold: float = 0.5
+    frames_read: int = 0
+    frames_used: int = 0
+    faces_found: int = 0
+    reason: str = ""
+    frames: tuple[FrameScore, ...] = ()
+    explanations: tuple[Path, ...] = ()
+
+    @property
+    def processed(self) -> bool:
+        """True when the file could be read (whether or not a face was found)."""
+        return self.verdict != "error"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (paths as strings)."""
+        data = asdict(self)
+        data["path"] = str(self.path)
+        data["explanations"] = [str(p) for p in self.explanations]
+        data["frames"] = [{**asdict(f), "box": None if f.box is None else list(f.box)} for f in self.frames]
+        return data
+
+
+@dataclass(frozen=True)
+class PredictReport:
+    """The outcome of a run: one :class:`Prediction` per input file (missing files first, then the rest
+    in input order, folders expanded in sorted order).
+
+    Attributes:
+        predictions: the results; ``ignored``: non-media files skipped inside folders.
+        model, backend, threshold, aggregate: how they were made; ``seconds``: wall time.
+    """
+
+    predictions: tuple[Prediction, ...]
+    model: str
+    backend: str
+    threshold: float
+    aggregate: str
+    ignored: int = 0
+    seconds: float = 0.0
+
+    @property
+    def processed(self) -> int:
+        """Files that could be read."""
+        return sum(p.processed for p in self.predictions)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document written by ``--json``."""
+        return {
+            "model": self.model,
+            "backend": self.backend,
+            "threshold": self.threshold,
+            "aggregate": self.aggregate,
+            "seconds": round(self.seconds, 3),
+            "results": [p.to_dict() for p in self.predictions],
+        }
+
+
+# --------------------------------------------------------------------------------------------------
+# One file
+
+
+_NO_IMAGE = np.zeros((0, 0, 3), np.uint8)
+
+
+def _failed(item: MediaItem, reason: str, threshold: float, frames_read: int = 0) -> Prediction:
+    return Prediction(
+        item.path, item.kind, item.key, "error", threshold=threshold, frames_read=frames_read, reason=reason
+    )
+
+
+def _score_crops(crops: Sequence[np.ndarray], predictor: Predictor, batch_size: int) -> np.ndarray:
+    """Fake probability of each crop, in order, batches of ``batch_size``."""
+    out: list[np.ndarray] = []
+    for start in range(0, len(crops), batch_size):
+        batch = torch.stack([to_tensor(c, predictor.input_cfg) for c in crops[start : start + batch_size]])
+        out.append(np.asarray(predictor.scorer(batch), dtype=np.float64).reshape(-1))
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def predict_item(
+    item: MediaItem,
+    predictor: Predictor,
+    config: PredictConfig,
+    detector: FaceDetector,
+    keep_frames: list[FrameFaces] | None = None,
+) -> Prediction:
+    """Predict one file. Bad input never raises: it gives the verdict ``error`` with a reason.
+
+    Args:
+        item: the file (see :func:`fakescan.data.extract.collect_inputs`).
+        predictor: the loaded model.
+        config: sampling, batching and aggregation.
+        detector: the face detector.
+        keep_frames: if a list is given, the searched frames (with their crops) are appended to
+            it, for explanations.
+    """
+    extract_config = config.extract_for(predictor.input_cfg)
+    threshold = predictor.threshold
+    frames: list[FrameFaces] = []
+    reason = ""
+    try:
+        for frame in iter_frame_faces(item, extract_config, detector):
+            # Whole frames are kept only for explanations; scoring needs the crops alone.
+            frames.append(frame if keep_frames is not None else replace(frame, image=_NO_IMAGE))
+        if not frames:
+            raise DecodeError(item.path, "no frame could be decoded")
+    except DecodeError as error:
+        if not frames:
+            return _failed(item, error.reason, threshold)
+        reason = f"stopped early: {error.reason}"
+    except InputError as error:
+        return _failed(item, error.reason, threshold)
+    except Exception as error:  # a fault of ours or of a library: one line, and go on with the next file
+        first = f"{type(error).__name__}: {error}".splitlines()[0]
+        return _failed(item, f"internal error ({first})", threshold, len(frames))
+
+    with_face = [f for f in frames if f.faces]
+    probs = _score_crops([f.faces[0].crop for f in with_face], predictor, config.batch_size)
+    by_index = {f.index: float(p) for f, p in zip(with_face, probs, strict=True)}
+    records = []
+    for f in frames:
+        face = f.faces[0].detection if f.faces else None
+        records.append(
+            FrameScore(
+                index=f.index,
+                timestamp=round(f.timestamp, 4),
+                box=None if face is None else tuple(round(v, 1) for v in face.box),  # type: ignore[arg-type]
+                detection_score=None if face is None else round(float(face.score), 4),
+                probability=by_index.get(f.index),
+            )
+        )
+    if keep_frames is not None:
+        keep_frames.extend(frames)
+    faces_found = sum(f.detections for f in frames)
+    common = dict(
+        threshold=threshold,
+        frames_read=len(frames),
+        frames_used=len(with_face),
+        faces_found=faces_found,
+        frames=tuple(records),
+    )
+    if not with_face:
+        note = "no face found in any searched frame" + (f"; {reason}" if reason else "")
+        return Prediction(item.path, item.kind, item.key, "no_face", reason=note, **common)  # type: ignore[arg-type]
+    score = float(
+        video_scores([item.key] * len(probs), np.zeros(len(probs)), probs, how=config.aggregate).scores[0]
+    )
+    verdict: Verdict = "fake" if score >= threshold else "real"
+    return Prediction(item.path, item.kind, item.key, verdict, score=score, reason=reason, **common)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------------------
+# A run
+
+
+def run_prediction(
+    inputs: Sequence[str | Path],
+    predictor: Predictor,
+    config: PredictConfig | None = None,
+    explain_dir: str | Path | None = None,
+    crops_dir: str | Path | None = None,
+    on_result: Callable[[Prediction, int], None] | None = None,
+) -> PredictReport:
+    """Predict every video and image in ``inputs`` (files and folders, searched recursively).
+
+    Args:
+        inputs: files and folders.
+        predictor: from :func:`load_predictor`.
+        config: sampling, batching and aggregation.
+        explain_dir: if given, write explanations per input into ``explain_dir/<key>/``
+            (:func:`fakescan.predict.explain.explain_prediction`; needs the torch backend).
+        crops_dir: if given, also write the face crops as ``crops_dir/<key>/<frame>.png``.
+        on_result: called with each prediction and the number of files, as they finish.
+
+    Raises:
+        DetectorError: the face detector cannot be built.
+        ConfigError: ``explain_dir`` with the ONNX backend.
+    """
+    config = config or PredictConfig()
+    if explain_dir is not None and predictor.model is None:
+        raise ConfigError("--explain needs the PyTorch model: use --backend torch with the checkpoint")
+    started = time.perf_counter()
+    items, missing, ignored = collect_inputs(inputs)
+    extract_config = config.extract_for(predictor.input_cfg)
+    detector = create_detector(
+        extract_config.detector,
+        weights=extract_config.detector_weights,
+        max_side=extract_config.detect_max_side,
+    )
+    total = len(items) + len(missing)
+    threshold = predictor.threshold
+    results: list[Prediction] = []
+    for result in missing:
+        prediction = _failed(result.item, result.reason, threshold)
+        results.append(prediction)
+        if on_result:
+            on_result(prediction, total)
+    for item in items:
+        frames: list[FrameFaces] | None = [] if (explain_dir or crops_dir) else None
+        prediction = predict_item(item, predictor, config, detector, keep_frames=frames)
+        if frames and crops_dir is not None:
+            _write_crops(Path(crops_dir) / item.key, frames)
+        if frames and explain_dir is not None and prediction.verdict != "error":
+            from fakescan.predict.explain import explain_prediction
+
+            assert predictor.model is not None
+            written = explain_prediction(
+                Path(explain_dir) / item.key, prediction, frames, predictor.model, predictor.input_cfg
+            )
+            prediction = replace(prediction, explanations=written)
+        results.append(prediction)
+        if on_result:
+            on_result(prediction, total)
+    return PredictReport(
+        predictions=tuple(results),
+        model=predictor.meta.model,
+        backend=predictor.backend,
+        threshold=threshold,
+        aggregate=config.aggregate,
+        ignored=ignored,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _write_crops(folder: Path, frames: Iterable[FrameFaces]) -> None:
+    from fakescan.data.images import write_image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for frame in frames:
+        for face in frame.faces:
+            write_image(folder / f"{frame.index}.png", face.crop)
+
+
+# --------------------------------------------------------------------------------------------------
+# Output files
+
+
+def prediction_rows(predictions: Iterable[Prediction]) -> list[dict[str, Any]]:
+    """One flat row per file with the :data:`CSV_FIELDS` (the ``--csv`` table)."""
+    rows = []
+    for p in predictions:
+        row = {name: getattr(p, name) for name in CSV_FIELDS}
+        row["path"] = str(p.path)
+        row["score"] = "" if p.score is None else round(p.score, 6)
+        rows.append(row)
+    return rows
+
+
+def _emit(target: str | Path, text: str) -> None:
+    if str(target) == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(target, text)
+
+
+def write_json(target: str | Path, report: PredictReport) -> None:
+    """Write the report as JSON to a file (atomically) or to stdout (``"-"``)."""
+    _emit(target, json.dumps(report.to_dict(), indent=2) + "\n")
+
+
+def write_csv(target: str | Path, report: PredictReport) -> None:
+    """Write one CSV row per file (:data:`CSV_FIELDS`) to a file (atomically) or to stdout (``"-"``)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(CSV_FIELDS), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(prediction_rows(report.predictions))
+    _emit(target, buffer.getvalue())

@@ -1,0 +1,27 @@
+"""Tests of fakescan.predict; :func:`make_checkpoint` builds a small untrained checkpoint on the spot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from fakescan.models import create
+from fakescan.train.checkpoint import CheckpointMeta, save_checkpoint
+
+
+def make_checkpoint(
+    folder: Path,
+    model: str = "cnn",
+    image_size: int = 64,
+    threshold: float = 0.5,
+    seed: int = 0,
+    **kwargs: object,
+) -> Path:
+    """Save an untrained ``model`` at ``image_size`` px as ``folder/<model>`` and return that stem."""
+    torch.manual_seed(seed)
+    options = {"num_classes": 1, "image_size": image_size, **kwargs}
+    net = create(model, **options)
+    stem = folder / model
+    save_checkpoint(stem, net, CheckpointMeta(model=model, model_kwargs=options, threshold=threshold))
+    return stem
