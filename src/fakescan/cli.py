@@ -259,6 +259,10 @@ def extract(
     detect_size: Annotated[
         int, typer.Option(help="Search faces on frames at most this large (longer side).")
     ] = 480,
+    keyframes_only: Annotated[
+        bool,
+        typer.Option(help="Read the keyframe nearest each sample: fast on long videos, but inexact frames."),
+    ] = False,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
     shard: Annotated[str | None, typer.Option(help="Process only part i of n (0-based), e.g. 0/4.")] = None,
     dataset: Annotated[
@@ -339,6 +343,7 @@ def extract(
         detector=detector,
         detector_weights=detector_weights,
         detect_max_side=detect_size,
+        keyframes_only=keyframes_only,
     )
     started = time.perf_counter()
     counted = {"frames": 0, "crops": 0}

@@ -236,3 +236,16 @@ def test_stamped_frames_survive_the_pipeline(face_videos: Path, tmp_path: Path) 
 def test_invalid_settings_name_the_option(options: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         ExtractConfig(**options)
+
+
+def test_keyframes_only_reads_the_keyframe_nearest_each_sample(make_video, tmp_path: Path) -> None:
+    from fakescan.data.video import probe_video
+
+    video = make_video("long_gop.mp4", frames=120, gop=30)
+    keyframes = set(probe_video(video).keyframes)
+    exact = run_extraction([video], tmp_path / "exact", ExtractConfig(frames=8))
+    snapped = run_extraction([video], tmp_path / "snapped", ExtractConfig(frames=8, keyframes_only=True))
+    exact_frames = {row.frame_index for row in exact.rows}
+    snapped_frames = {row.frame_index for row in snapped.rows}
+    assert len(exact_frames) == 8 and not exact_frames <= keyframes
+    assert snapped_frames <= keyframes and 1 < len(snapped_frames) <= len(keyframes)

@@ -30,6 +30,7 @@ __all__ = [
     "probe_video",
     "range_frame_indices",
     "read_frames",
+    "snap_to_keyframes",
 ]
 
 VIDEO_EXTENSIONS = frozenset(
@@ -76,6 +77,33 @@ def range_frame_indices(
         raise ValueError(f"stride must be at least 1, got {stride}")
     stop = num_frames if end is None else min(end, num_frames)
     return list(range(max(start, 0), stop, stride))
+
+
+def snap_to_keyframes(indices: Sequence[int], keyframes: Sequence[int]) -> list[int]:
+    """Each index moved to its nearest keyframe (the earlier one on a tie), de-duplicated, ascending.
+
+    A keyframe decodes on its own, so reading these costs one frame each however far apart the
+    keyframes are; the price is inexact sampling, and fewer frames when keyframes are sparser than
+    the samples.
+
+    >>> snap_to_keyframes([0, 100, 200, 310], [0, 250])
+    [0, 250]
+    >>> snap_to_keyframes([5, 60], [0, 48, 96])
+    [0, 48]
+    """
+    if not keyframes:
+        return sorted(set(indices))
+    ordered = sorted(keyframes)
+    snapped = set()
+    for index in indices:
+        at = bisect.bisect_left(ordered, index)
+        before = ordered[at - 1] if at > 0 else None
+        after = ordered[at] if at < len(ordered) else None
+        if before is None or (after is not None and after - index < index - before):
+            snapped.add(after)
+        else:
+            snapped.add(before)
+    return sorted(snapped)
 
 
 @dataclass(frozen=True)
