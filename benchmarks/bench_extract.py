@@ -639,7 +639,7 @@ def verdict_lines(results: dict[str, VideoResult]) -> list[str]:
             "GOPs, and each needs the frames from its keyframe up to it decoded, half a GOP on average "
             "(about 125 frames here, 4000 in all before skipping), whatever the reader does. The reader "
             "skips the unreferenced frames on the way (FFmpeg `skip_frame`, about a third of them with "
-            "x264's defaults); beyond that only inexact sampling (snapping to keyframes) would go faster."
+            "x264's defaults); beyond that only inexact sampling goes faster (`--keyframes-only`)."
         )
     if short is not None:
         parts = ", ".join(
