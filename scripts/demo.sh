@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine: install, fetch the real sample media, extract face crops.
+# The whole job on a fresh machine: install, then `fakescan demo` — real sample faces, a synthetic
+# FF++-style data set, face crops, training, a held-out test and explained predictions, written up
+# in runs/demo/report.md. Extra arguments go to `fakescan demo` (e.g. --quick for a two-minute run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-samples=$(.venv/bin/fakescan samples fetch)
-.venv/bin/fakescan extract "$samples" --out runs/demo/crops "$@"
-echo "crops and manifest in runs/demo/crops (open runs/demo/crops/manifest.csv)"
+.venv/bin/fakescan demo --out runs/demo "$@"

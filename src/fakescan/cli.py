@@ -895,6 +895,39 @@ def synth(
     console.print(f"read it with: fakescan prepare --dataset ffpp --root {report.root} --methods {folders}")
 
 
+@app.command()
+@_report_errors
+def demo(
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Demo folder (new, empty, or an earlier demo to replace).")
+    ] = Path("runs/demo"),
+    quick: Annotated[bool, typer.Option(help="Small settings, about two minutes on two CPU cores.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the data split, the forgeries and the training.")] = 0,
+) -> None:
+    """Show fakescan's whole job on real sample faces: data, crops, training, test, explained predictions.
+
+    The model is trained on synthetic forgeries of a few people: no real-world deepfake detector.
+    Everything goes into --out; read its report.md.
+    """
+    from fakescan.demo import STAGES, run_demo
+
+    with console.status("starting ...") as status:
+
+        def show(name: str, description: str) -> None:
+            status.update(f"[{STAGES.index(name) + 1}/{len(STAGES)}] {description} ...")
+
+        report = run_demo(out, quick=quick, seed=seed, on_stage=show)
+    video, frame = report.test.video, report.test.frame
+    console.print(
+        f"held-out test videos: AUC {video.auc:.3f}, accuracy {video.acc:.3f} · frames: AUC {frame.auc:.3f},"
+        f" accuracy {frame.acc:.3f} · {report.total_seconds:.0f} s"
+    )
+    console.print(
+        "[yellow]trained on synthetic forgeries of a few people: not a real-world deepfake detector"
+    )
+    console.print(f"report: {report.report_md}", soft_wrap=True, highlight=False)
+
+
 @samples_app.command("fetch")
 @_report_errors
 def samples_fetch() -> None:

@@ -1,0 +1,51 @@
+"""``fakescan demo --quick`` end to end on the real sample media: report, held-out numbers, explanations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from fakescan.cli import app
+from fakescan.demo import HONEST, STAGES, run_demo
+from fakescan.errors import ConfigError
+
+
+@pytest.mark.slow
+def test_quick_demo_trains_tests_and_explains_on_held_out_people(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(app, ["demo", "--out", str(out), "--quick"])
+    assert result.exit_code == 0, result.output
+    report = out / "report.md"
+    assert str(report) in result.output.replace("\n", "")
+
+    text = report.read_text(encoding="utf-8")
+    assert HONEST in text
+    assert "## Held-out test results" in text
+    # Every picture the report links to exists.
+    links = [line.split("](", 1)[1].rstrip(")") for line in text.splitlines() if line.startswith("![")]
+    assert any(link.endswith("roc.png") for link in links)
+    assert sum(link.endswith("timeline.png") for link in links) == 2
+    for link in links:
+        assert (out / link).is_file(), link
+
+    explained = sorted(p.name for p in (out / "explain").rglob("*") if p.is_file())
+    for name in ("gradcam.png", "spectrum.png", "timeline.png", "annotated.mp4"):
+        assert explained.count(name) == 2, explained
+
+    metrics = json.loads((out / "test" / "held-out" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["split"] == "test" and metrics["overlap_with_training"] == 0
+    # Seed 0 of the quick mode separates the held-out people's frames almost perfectly.
+    assert metrics["frame"]["auc"] > 0.9
+    assert metrics["video"]["auc"] > 0.75
+
+
+def test_refuses_a_folder_that_holds_something_else(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    stages: list[str] = []
+    with pytest.raises(ConfigError, match="no earlier demo"):
+        run_demo(tmp_path, quick=True, on_stage=lambda name, _: stages.append(name))
+    assert stages == [] and (tmp_path / "notes.txt").read_text() == "mine"
+    assert STAGES[0] == "samples" and STAGES[-1] == "report"
