@@ -78,6 +78,14 @@ def _root(
     _state["debug"] = debug
 
 
+def _require_processed(files: int, processed: int) -> None:
+    """Exit code 1 (one line) when there was no input, or no input could be read."""
+    if files == 0:
+        raise FakescanError("no video or image found in the given inputs")
+    if processed == 0:
+        raise FakescanError(f"no input could be processed ({files} files, all failed)")
+
+
 def _parse_shard(text: str | None) -> tuple[int, int] | None:
     """``"i/n"`` → ``(i, n)``."""
     if text is None:
@@ -299,7 +307,6 @@ def extract(
         compression, methods, seed, val_fraction, fractions, val_parts, group_by, splits_dir
     )
     records: list[VideoRecord] | None = None
-    selected: list[VideoRecord] = []
     sources: list[Path | MediaItem] = list(inputs or [])
     if dataset is None:
         given = [name for name, value in (("--root", root), ("--splits", splits)) if value]
@@ -311,7 +318,7 @@ def extract(
         if not sources:
             raise typer.BadParameter("give INPUTS (files or folders), or --dataset NAME --root PATH")
     else:
-        from fakescan.data.datasets import SPLITS, build_index, media_items
+        from fakescan.data.datasets import SPLITS, build_index
 
         if inputs:
             raise typer.BadParameter(
@@ -325,8 +332,6 @@ def extract(
         if unknown:
             raise ConfigError(f"--splits: unknown split(s) {unknown}; choose from {', '.join(SPLITS)}")
         records = _with_dataset_warnings(build_index, dataset, root, **options)
-        selected = [record for record in records if record.split in chosen]
-        sources = list(media_items(selected, root))
 
     if every_frame and stride not in (None, 1):
         raise ConfigError("--every-frame and --stride K contradict each other; give one")
@@ -364,9 +369,25 @@ def extract(
             rate = counted["frames"] / max(time.perf_counter() - started, 1e-9)
             progress.update(task, total=total, advance=1, crops=counted["crops"], rate=rate)
 
-        report = run_extraction(
-            sources, out, config, workers=workers, shard=_parse_shard(shard), on_result=advance
-        )
+        if records is None:
+            report = run_extraction(
+                sources, out, config, workers=workers, shard=_parse_shard(shard), on_result=advance
+            )
+        else:
+            from fakescan.data.datasets.extraction import extract_dataset
+
+            written = _with_dataset_warnings(
+                extract_dataset,
+                records,
+                root,
+                out,
+                config,
+                splits=chosen,
+                workers=workers,
+                shard=_parse_shard(shard),
+                on_result=advance,
+            )
+            report = written.extraction
     elapsed = time.perf_counter() - started
 
     table = Table(title=f"fakescan extract → {out}", show_edge=False)
@@ -390,22 +411,14 @@ def extract(
         console.print(f"... and {len(failures) - 20} more: see the manifest")
     console.print(f"manifest: {report.manifest}", soft_wrap=True)
     if records is not None:
-        from fakescan.data.datasets import crop_table, write_crop_table, write_video_index
-
-        write_video_index(out / "index.csv", records)
-        _print_index(records, f"{dataset}: {len(records)} videos → {out / 'index.csv'}")
-        if shard is None:
-            crops = _with_dataset_warnings(crop_table, selected, report.rows)
-            write_crop_table(out / "crops.csv", crops)
-            console.print(f"crop table: {out / 'crops.csv'} ({len(crops)} crops)", soft_wrap=True)
+        _print_index(records, f"{dataset}: {len(records)} videos → {written.index_csv}")
+        if written.crops is not None:
+            console.print(f"crop table: {written.crops_csv} ({len(written.crops)} crops)", soft_wrap=True)
         else:
             console.print(
                 "after the last shard, run fakescan prepare with the same options to write crops.csv"
             )
-    if not report.results:
-        raise FakescanError("no video or image found in the given inputs")
-    if report.processed == 0:
-        raise FakescanError(f"no input could be processed ({len(report.results)} files, all failed)")
+    _require_processed(len(report.results), report.processed)
 
 
 @app.command()
@@ -810,10 +823,7 @@ def predict(
         write_json(json_out, report)
     if csv_out is not None:
         write_csv(csv_out, report)
-    if not report.predictions:
-        raise FakescanError("no video or image found in the given inputs")
-    if report.processed == 0:
-        raise FakescanError(f"no input could be processed ({len(report.predictions)} files, all failed)")
+    _require_processed(len(report.predictions), report.processed)
 
 
 @app.command()

@@ -28,14 +28,14 @@ class DatasetExtraction:
 
     Attributes:
         extraction: the report of the extraction run (manifest, per-file results).
-        crops: the crop table written to ``crops.csv``.
-        index_csv, crops_csv: the paths of the two tables.
+        crops: the crop table written to ``crops.csv``; None for one shard of a sharded run.
+        index_csv, crops_csv: the paths of the two tables (``crops_csv`` None as ``crops``).
     """
 
     extraction: ExtractReport
-    crops: list[CropRecord]
+    crops: list[CropRecord] | None
     index_csv: Path
-    crops_csv: Path
+    crops_csv: Path | None
 
 
 def extract_dataset(
@@ -45,6 +45,7 @@ def extract_dataset(
     config: ExtractConfig | None = None,
     splits: Sequence[str] | None = None,
     workers: int = 1,
+    shard: tuple[int, int] | None = None,
     on_result: Callable[[ItemResult, int], None] | None = None,
 ) -> DatasetExtraction:
     """Extract the face crops of ``records`` (files under ``root``) and write the index and crop table.
@@ -58,6 +59,8 @@ def extract_dataset(
         splits: extract only the videos of these splits (default: all); ``index.csv`` still lists
             every record.
         workers: extraction processes.
+        shard: ``(i, n)``: extract only the i-th of n parts; no crop table is written then (after
+            the last shard, ``fakescan prepare`` joins all the shard manifests into one).
         on_result: called with each file's result and the number of files, as they finish.
 
     Videos without a face crop are reported as a
@@ -68,10 +71,13 @@ def extract_dataset(
     out_dir = Path(out_dir)
     selected = [record for record in records if splits is None or record.split in splits]
     report = run_extraction(
-        media_items(selected, root), out_dir, config, workers=workers, on_result=on_result
+        media_items(selected, root), out_dir, config, workers=workers, shard=shard, on_result=on_result
     )
-    index_csv, crops_csv = out_dir / "index.csv", out_dir / "crops.csv"
+    index_csv = out_dir / "index.csv"
     write_video_index(index_csv, records)
+    if shard is not None:
+        return DatasetExtraction(report, None, index_csv, None)
+    crops_csv = out_dir / "crops.csv"
     crops = crop_table(selected, report.rows)
     write_crop_table(crops_csv, crops)
     return DatasetExtraction(report, crops, index_csv, crops_csv)
