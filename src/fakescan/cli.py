@@ -56,6 +56,7 @@ def _report_errors(command: Callable[P, None]) -> Callable[P, None]:
         except FakescanError as error:
             if _state["debug"]:
                 raise
+            console.quiet = False
             console.print(f"[bold red]error:[/] {error}", soft_wrap=True, highlight=False)
             raise typer.Exit(1) from None
 
@@ -620,13 +621,28 @@ def train(
     max_steps: Annotated[
         int | None, typer.Option("--max-steps-per-epoch", help="Cut epochs short (quick runs).")
     ] = None,
+    pseudo_fakes: Annotated[
+        str | None,
+        typer.Option(
+            "--pseudo-fakes",
+            help="sbi: add a self-blended fake of every real training crop (Self-Blended Images); "
+            "train on real videos alone, or mix with real fakes. none (default): off.",
+        ),
+    ] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run saved in --out.")] = False,
 ) -> None:
-    """Train MODEL on TRAIN_DATA's train split; choose the checkpoint on VAL_DATA's val split only."""
+    """Train MODEL on TRAIN_DATA's train split; choose the checkpoint on VAL_DATA's val split only.
+
+    On several processes: `torchrun --nproc_per_node N -m fakescan train ...` (gloo on CPUs, NCCL on
+    GPUs); rank 0 reports and writes the run folder.
+    """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from fakescan.train.config import load_config, parse_image_size
+    from fakescan.train.distributed import launched_rank
     from fakescan.train.engine import fit, load_training_data
+
+    console.quiet = launched_rank() != 0  # one report per run, from rank 0; errors still reach stderr
 
     size, gray_from_size = parse_image_size(image_size) if image_size is not None else (None, None)
     overrides = {
@@ -645,13 +661,15 @@ def train(
             "workers": workers,
             "balance": balance,
             "max_steps_per_epoch": max_steps,
+            "pseudo_fakes": pseudo_fakes,
         },
     }
     config = load_config(config_file, overrides)
     data = load_training_data(train_data, val_data)
     console.print(
         f"training [bold]{config.model}[/] on {len(data.train)} crops ({len(data.train_videos)} videos), "
-        f"validating on {len(data.val)}; classes {', '.join(data.class_names)}",
+        f"validating on {len(data.val)}; classes {', '.join(data.class_names)}"
+        + (" + self-blended pseudo-fakes" if config.data.pseudo_fakes == "sbi" else ""),
         highlight=False,
     )
     with Progress(

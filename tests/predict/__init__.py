@@ -16,6 +16,7 @@ def make_checkpoint(
     image_size: int = 64,
     threshold: float = 0.5,
     seed: int = 0,
+    grayscale: bool = False,
     **kwargs: object,
 ) -> Path:
     """Save an untrained ``model`` at ``image_size`` px as ``folder/<model>`` and return that stem."""
@@ -23,5 +24,7 @@ def make_checkpoint(
     options = {"num_classes": 1, "image_size": image_size, **kwargs}
     net = create(model, **options)
     stem = folder / model
-    save_checkpoint(stem, net, CheckpointMeta(model=model, model_kwargs=options, threshold=threshold))
+    save_checkpoint(
+        stem, net, CheckpointMeta(model=model, model_kwargs=options, threshold=threshold, grayscale=grayscale)
+    )
     return stem

@@ -81,6 +81,25 @@ def test_batching_aggregation_and_threshold_reach_the_scores(samples: Path, chec
     assert run_prediction(video, low, FOUR).predictions[0].verdict == "fake"
 
 
+def test_a_checkpoint_trained_on_gray_images_is_fed_gray_crops(samples: Path, tmp_path: Path) -> None:
+    loaded = load_predictor(make_checkpoint(tmp_path, "cnn", image_size=64, grayscale=True))
+    assert loaded.meta.grayscale
+    cfg = loaded.input_cfg
+    spreads: list[float] = []
+
+    def scorer(images: torch.Tensor) -> np.ndarray:
+        pixels = images * torch.tensor(cfg.std)[:, None, None] + torch.tensor(cfg.mean)[:, None, None]
+        spreads.append(float((pixels.amax(dim=1) - pixels.amin(dim=1)).max()))
+        return np.full(len(images), 0.5)
+
+    gray = run_prediction([samples / "images/obama.jpg"], Predictor(meta=loaded.meta, scorer=scorer), FOUR)
+    assert gray.predictions[0].verdict in ("fake", "real") and spreads and max(spreads) < 1e-5
+    spreads.clear()
+    colour_meta = replace(loaded.meta, grayscale=False)
+    run_prediction([samples / "images/obama.jpg"], Predictor(meta=colour_meta, scorer=scorer), FOUR)
+    assert max(spreads) > 0.05  # the same crop in colour
+
+
 def test_crops_are_written_only_when_asked(samples: Path, checkpoint: Path, tmp_path: Path) -> None:
     predictor = load_predictor(checkpoint)
     run_prediction([samples / "images/obama.jpg"], predictor, FOUR)

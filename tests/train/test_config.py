@@ -68,3 +68,12 @@ def test_classic_image_size_forms(text: str, expected: tuple[int, bool]) -> None
 def test_bad_image_sizes_are_config_errors(text: str) -> None:
     with pytest.raises(ConfigError, match="image_size"):
         parse_image_size(text)
+
+
+def test_pseudo_fakes_are_checked() -> None:
+    assert load_config().data.pseudo_fakes == "none"
+    assert load_config(overrides={"data": {"pseudo_fakes": "sbi"}}).data.pseudo_fakes == "sbi"
+    with pytest.raises(ConfigError, match="unknown pseudo_fakes 'blend'"):
+        load_config(overrides={"data": {"pseudo_fakes": "blend"}})
+    with pytest.raises(ConfigError, match="real/fake model"):
+        load_config(overrides={"classes": 5, "data": {"pseudo_fakes": "sbi"}})

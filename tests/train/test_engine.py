@@ -1,10 +1,7 @@
 """The training engine end to end on real faces: learning, early stopping, resume, integrity guards.
 
-Real crops come from the real sample media through ``fakescan extract`` (videos cut into clips of
-consecutive samples, each clip a "video"; every face of the still images a video of its own). Each
-real video gets a manipulated twin (:func:`tests.fakes.resynthesise_face`) in the same split.
-Training uses the people of the sample videos and one group photo; validation holds out other
-people entirely.
+The crops (``crops_dir``, ``tests/train/conftest.py``) are real and manipulated faces of the sample
+media; validation and test hold out people unseen in training.
 """
 
 from __future__ import annotations
@@ -19,63 +16,10 @@ import torch
 from safetensors.torch import load_file
 from sklearn.metrics import roc_auc_score
 
-from fakescan.data.datasets.index import CropRecord, write_crop_table
-from fakescan.data.extract import ExtractConfig, run_extraction
-from fakescan.data.images import read_image, write_image
 from fakescan.errors import ConfigError, SplitLeakError
 from fakescan.train.config import load_config
 from fakescan.train.engine import EarlyStopping, fit, load_training_data
-from tests.fakes import resynthesise_face
-
-SIZE = 64
-CLIP = 6  # sampled frames per clip "video"
-TRAIN_SOURCES = {"WolfgangLanger_Pexels", "single_face", "multi_face"}
-TEST_SOURCES = {"einstein", "breakingbad"}
-
-
-def _split_of(source: str) -> str:
-    if source in TRAIN_SOURCES:
-        return "train"
-    return "test" if source in TEST_SOURCES else "val"
-
-
-@pytest.fixture(scope="module")
-def crops_dir(samples: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A crops folder with ``crops.csv``: real and manipulated faces, split into train, val and test by
-    person."""
-    out = tmp_path_factory.mktemp("engine-crops")
-    inputs = [
-        samples / "videos/WolfgangLanger_Pexels.mp4",
-        samples / "videos/single_face.mp4",
-        samples / "videos/face_noface.mov",
-        *(
-            samples / f"images/{name}"
-            for name in ("multi_face.jpg", "obama.jpg", "biden.jpg", "einstein.jpg")
-        ),
-        samples / "images/breakingbad.jpg",
-    ]
-    report = run_extraction(inputs, out / "x", ExtractConfig(frames=24, size=SIZE, all_faces=True))
-    rng = np.random.default_rng(0)
-    records: list[CropRecord] = []
-    for row in report.rows:
-        if row.crop is None:
-            continue
-        source = Path(row.source).stem
-        video = row.source.endswith((".mp4", ".mov"))
-        face = int(row.face_index or 0)
-        if video and face > 0:
-            continue
-        clip = f"{source}/clip{int(row.frame_index) // (CLIP * 10)}" if video else f"{source}/face{face}"
-        split = _split_of(source)
-        real_crop = f"x/{row.crop}"
-        fake_crop = f"fake/{row.crop}"
-        (out / fake_crop).parent.mkdir(parents=True, exist_ok=True)
-        write_image(out / fake_crop, resynthesise_face(read_image(out / real_crop), rng))
-        frame = int(row.frame_index or 0)
-        records.append(CropRecord(real_crop, f"real/{clip}", frame, 0, "real", split, "samples"))
-        records.append(CropRecord(fake_crop, f"fake/{clip}", frame, 1, "Resynth", split, "samples"))
-    write_crop_table(out / "crops.csv", records)
-    return out
+from tests.train.crops import SIZE, TEST_SOURCES, TRAIN_SOURCES
 
 
 def _config(**overrides):

@@ -213,16 +213,24 @@ class CropFolderDataset(Dataset[Sample]):
     def __len__(self) -> int:
         return len(self.records)
 
-    def __getitem__(self, index: int) -> Sample:
-        record = self.records[index]
-        path = self.crops_root / record.crop
+    def pixels(self, index: int) -> np.ndarray:
+        """The crop of row ``index`` as ``H×W×3`` uint8 RGB, before the transform.
+
+        Raises:
+            InputError: the crop file is missing or not a decodable image (the error names the file).
+        """
+        path = self.crops_root / self.records[index].crop
         try:
             data = path.read_bytes()
         except FileNotFoundError:
             raise InputError(path, "crop file not found") from None
         except OSError as error:
             raise InputError(path, f"cannot read the crop file ({error.strerror or error})") from None
-        views = self.transform(decode_image(data, path), sample_rng(self.seed, self.epoch, record.crop))
+        return decode_image(data, path)
+
+    def __getitem__(self, index: int) -> Sample:
+        record = self.records[index]
+        views = self.transform(self.pixels(index), sample_rng(self.seed, self.epoch, record.crop))
         return Sample(
             image=views.image,
             label=record.label,
@@ -447,7 +455,8 @@ class ClassBalancedSampler(Sampler[int]):
     """Draws ``num_samples`` indices with replacement, with probability proportional to ``weights``.
 
     Each epoch (:meth:`set_epoch`) draws one sequence from ``seed + epoch``; rank ``r`` of
-    ``world_size`` takes its items ``r, r + world_size, …``, so ranks share the draw without overlap.
+    ``world_size`` takes its items ``r, r + world_size, …``, so ranks share the draw without overlap
+    and get equally many.
 
     Args:
         weights: one non-negative weight per dataset index (:func:`balanced_weights`).
@@ -480,10 +489,12 @@ class ClassBalancedSampler(Sampler[int]):
     def __iter__(self) -> Iterator[int]:
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
         drawn = torch.multinomial(self.weights, self.num_samples, replacement=True, generator=generator)
-        return iter(drawn[self.rank :: self.world_size].tolist())
+        return iter(drawn[self.rank : len(self) * self.world_size : self.world_size].tolist())
 
     def __len__(self) -> int:
-        return len(range(self.rank, self.num_samples, self.world_size))
+        """Indices per rank: equal on every rank (a training step is a collective under DDP), so
+        up to ``world_size - 1`` draws are left out."""
+        return self.num_samples // self.world_size if self.world_size > 1 else self.num_samples
 
 
 class EpochShuffleSampler(Sampler[int]):
@@ -535,8 +546,9 @@ def make_loader(
         pin_memory: page-locked batches for fast GPU copies; default: when CUDA is available.
         drop_last: drop a last, smaller batch.
         balance: ``"label"`` or ``"class"``: sample (with replacement) so that each real/fake label,
-            or each class, is drawn equally often (:class:`ClassBalancedSampler`); needs a
-            :class:`CropFolderDataset`.
+            or each class, is drawn equally often (:class:`ClassBalancedSampler`); needs a dataset
+            that lists its targets (``dataset.targets(balance)``: a :class:`CropFolderDataset`, or a
+            :class:`~fakescan.data.pseudo.PseudoFakeDataset`).
         seed: seed of the shuffling or balanced sampling (call :func:`set_epoch` each epoch).
 
     With ``torch.distributed`` initialised, a map-style dataset is split across ranks
@@ -563,11 +575,15 @@ def make_loader(
                 "sampler; use shuffle=False, balance=None"
             )
     elif balance is not None:
-        if not isinstance(dataset, CropFolderDataset):
-            raise ConfigError(f"balance={balance!r} needs a CropFolderDataset, got {type(dataset).__name__}")
+        targets = getattr(dataset, "targets", None)
+        if not callable(targets):
+            raise ConfigError(
+                f"balance={balance!r} needs a dataset with a targets() method (a CropFolderDataset or a "
+                f"PseudoFakeDataset), got {type(dataset).__name__}"
+            )
         if balance not in ("label", "class"):
             raise ConfigError(f"balance must be 'label' or 'class', got {balance!r}")
-        sampler = ClassBalancedSampler(balanced_weights(dataset.targets(balance)), seed=seed)
+        sampler = ClassBalancedSampler(balanced_weights(targets(balance)), seed=seed)
     elif torch.distributed.is_available() and torch.distributed.is_initialized():
         from torch.utils.data.distributed import DistributedSampler
 

@@ -151,7 +151,7 @@ def run_test(
         dataset = CropFolderDataset(
             records,
             folder,
-            EvalTransform(input_cfg),
+            EvalTransform(input_cfg, grayscale=meta.grayscale),
             class_names=meta.class_names if len(meta.class_names) > 2 else None,
         )
         loader = make_loader(dataset, batch_size, workers=workers)

@@ -42,7 +42,7 @@ from fakescan.data.extract import (
     iter_frame_faces,
 )
 from fakescan.data.faces import FaceDetector, create_detector
-from fakescan.data.transforms import to_tensor
+from fakescan.data.transforms import EvalTransform
 from fakescan.errors import ConfigError, DecodeError, InputError
 from fakescan.evaluate.metrics import AGGREGATIONS, Aggregation, video_scores
 from fakescan.models.output import InputConfig
@@ -163,6 +163,11 @@ class Predictor:
     def input_cfg(self) -> InputConfig:
         """The preprocessing the model expects."""
         return self.meta.input_cfg or InputConfig()
+
+    @property
+    def transform(self) -> EvalTransform:
+        """Crop → model input, as in validation (grayscale when the model was trained on it)."""
+        return EvalTransform(self.input_cfg, grayscale=self.meta.grayscale)
 
     @property
     def threshold(self) -> float:
@@ -349,7 +354,8 @@ def _score_crops(crops: Sequence[np.ndarray], predictor: Predictor, batch_size: 
     """Fake probability of each crop, in order, batches of ``batch_size``."""
     out: list[np.ndarray] = []
     for start in range(0, len(crops), batch_size):
-        batch = torch.stack([to_tensor(c, predictor.input_cfg) for c in crops[start : start + batch_size]])
+        transform = predictor.transform
+        batch = torch.stack([transform(c).image for c in crops[start : start + batch_size]])
         out.append(np.asarray(predictor.scorer(batch), dtype=np.float64).reshape(-1))
     return np.concatenate(out) if out else np.zeros(0)
 
@@ -482,7 +488,12 @@ def run_prediction(
 
             assert predictor.model is not None
             written = explain_prediction(
-                Path(explain_dir) / item.key, prediction, frames, predictor.model, predictor.input_cfg
+                Path(explain_dir) / item.key,
+                prediction,
+                frames,
+                predictor.model,
+                predictor.input_cfg,
+                grayscale=predictor.meta.grayscale,
             )
             prediction = replace(prediction, explanations=written)
         results.append(prediction)

@@ -35,7 +35,7 @@ from torch.nn import functional as F
 from fakescan._atomic import atomic_write_bytes
 from fakescan.data.extract import FrameFaces
 from fakescan.data.images import write_image
-from fakescan.data.transforms import to_tensor
+from fakescan.data.transforms import to_grayscale, to_tensor
 from fakescan.errors import ConfigError
 from fakescan.models.output import DetectorOutput, InputConfig
 from fakescan.ops.spectrum import spectrum
@@ -269,8 +269,12 @@ def explain_prediction(
     frames: Sequence[FrameFaces],
     model: nn.Module,
     input_cfg: InputConfig,
+    grayscale: bool = False,
 ) -> tuple[Path, ...]:
     """Write the explanation files of one input into ``folder``; return their paths.
+
+    ``grayscale``: the model takes gray images (its checkpoint says so); the heat maps are still drawn
+    over the colour crop.
 
     The heat maps and the spectrum are of the face crop of the frame with the highest fake
     probability; a file without a face gets only its annotated video and timeline (videos).
@@ -283,7 +287,7 @@ def explain_prediction(
     if with_face:
         best = max(with_face, key=lambda f: probability[f.index] or 0.0)
         crop = best.faces[0].crop
-        image = to_tensor(crop, input_cfg)
+        image = to_tensor(to_grayscale(crop) if grayscale else crop, input_cfg)
         written.append(folder / "gradcam.png")
         write_image(written[-1], overlay_heatmap(crop, grad_cam(model, image)))
         error = reconstruction_error(model, image)

@@ -84,6 +84,8 @@ class CheckpointMeta:
         train_videos_digest: :func:`fakescan.data.datasets.index.video_digest` of the training videos.
         train_videos_list: file name of the list of training videos saved beside the checkpoint.
         threshold: decision threshold calibrated on validation (fake iff probability >= threshold).
+        grayscale: the model was trained on grayscale images (replicated to three channels), so
+            inputs must be converted the same way.
         val_metrics: validation metrics of this checkpoint (name → number or ``None``).
         epoch, step: when it was saved.
         fakescan_version: the version that wrote it.
@@ -98,6 +100,7 @@ class CheckpointMeta:
     train_videos_digest: str | None = None
     train_videos_list: str | None = None
     threshold: float = 0.5
+    grayscale: bool = False
     val_metrics: Mapping[str, float | None] = field(default_factory=dict)
     epoch: int = 0
     step: int = 0

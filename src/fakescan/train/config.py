@@ -32,6 +32,8 @@ __all__ = [
 
 Scheduler = Literal["plateau", "step", "none"]
 Balance = Literal["none", "subsample", "weighted"]
+PseudoFakes = Literal["none", "sbi"]
+PSEUDO_FAKES: tuple[str, ...] = ("none", "sbi")
 ThresholdRule = Literal["eer", "youden", "acc"]
 
 
@@ -72,6 +74,11 @@ class DataConfig:
         augment: flip, JPEG, blur and noise augmentation on the training split.
         balance: ``"subsample"`` the larger class, a ``"weighted"`` sampler, or ``"none"``.
         max_steps_per_epoch: cut each epoch short (quick runs and demos); ``None`` for full epochs.
+        pseudo_fakes: ``"sbi"``: add a Self-Blended Image (Shiohara & Yamasaki, CVPR 2022;
+            :class:`~fakescan.data.pseudo.PseudoFakeDataset`) of every real training crop, drawn anew
+            each epoch, so a real/fake model can learn from real faces alone; when the validation data
+            has no fakes, its reals get fixed SBI fakes so that AUC can be computed, otherwise
+            validation is left untouched. ``"none"``: no pseudo-fakes.
     """
 
     image_size: int = 256
@@ -81,6 +88,7 @@ class DataConfig:
     augment: bool = True
     balance: Balance = "none"
     max_steps_per_epoch: int | None = None
+    pseudo_fakes: PseudoFakes = "none"
 
 
 @dataclass(frozen=True)
@@ -132,6 +140,15 @@ class TrainConfig:
             raise ConfigError(f"batch_size must be at least 1, got {self.data.batch_size}")
         if self.data.image_size < 32:
             raise ConfigError(f"image_size must be at least 32, got {self.data.image_size}")
+        if self.data.pseudo_fakes not in PSEUDO_FAKES:
+            raise ConfigError(
+                f"unknown pseudo_fakes {self.data.pseudo_fakes!r} (choose {' or '.join(PSEUDO_FAKES)})"
+            )
+        if self.data.pseudo_fakes != "none" and self.classes != 2:
+            raise ConfigError(
+                f"pseudo_fakes={self.data.pseudo_fakes!r} needs a real/fake model (classes 2), got classes "
+                f"{self.classes}: pseudo-fakes belong to no manipulation method"
+            )
 
     @property
     def num_outputs(self) -> int:

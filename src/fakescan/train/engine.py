@@ -5,6 +5,11 @@ groups, the losses (:mod:`fakescan.train.losses`) are functions of ``(output, ba
 (:mod:`fakescan.data.loading`) owns datasets and loaders, and this module owns seeds, devices, the
 loop, early stopping, checkpoints and logs. The engine never asks which model it runs.
 
+Scaling out: launched by ``torchrun``, :func:`fit` joins the process group
+(:mod:`fakescan.train.distributed`), trains a ``DistributedDataParallel`` model on each rank's share of
+the training data, scores each rank's share of the validation data and merges the scores before any
+metric, so every rank takes the same decisions; rank 0 alone writes the run folder.
+
 Evaluation integrity is enforced here, not trusted: the validation data must come from the
 validation split and share no video with the training data, crops from the test split are refused
 for training or selection, and the run folder records the training videos (``train_videos.txt``) and
@@ -27,16 +32,28 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import DataLoader
 
 from fakescan._atomic import atomic_write_text
 from fakescan.data.datasets.index import CropRecord, read_crop_table, video_digest
 from fakescan.data.loading import Batch, CropFolderDataset, make_loader, set_epoch
 from fakescan.data.packing import class_names_of
+from fakescan.data.pseudo import PseudoFakeDataset
 from fakescan.data.transforms import AugmentConfig, EvalTransform, TrainTransform
 from fakescan.errors import ConfigError, SplitLeakError
 from fakescan.models import create
 from fakescan.models.output import DetectorOutput
 from fakescan.train.config import TrainConfig
+from fakescan.train.distributed import (
+    DistributedContext,
+    RankSlice,
+    all_gather_objects,
+    init_distributed,
+    merge_rank_predictions,
+    shutdown_distributed,
+    sum_across_ranks,
+    sync_buffers,
+)
 from fakescan.train.losses import LossWeights, detector_loss
 
 __all__ = [
@@ -46,6 +63,7 @@ __all__ = [
     "Predictions",
     "TrainingData",
     "fit",
+    "gather_predictions",
     "load_training_data",
     "predict_loader",
     "resolve_device",
@@ -54,6 +72,7 @@ __all__ = [
 
 TRAIN_VIDEOS_FILE = "train_videos.txt"
 LOG_FILE = "log.csv"
+VAL_SCORES_FILE = "val_scores.csv"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -292,6 +311,33 @@ def predict_loader(model: nn.Module, loader: Any, device: torch.device) -> Predi
     )
 
 
+def gather_predictions(predictions: Predictions, context: DistributedContext) -> Predictions:
+    """All ranks' predictions in dataset order, on every rank (each rank scored the items that
+    :class:`~fakescan.train.distributed.RankSlice` gave it); unchanged when alone."""
+    if not context.enabled:
+        return predictions
+    columns = {name: value for name, value in predictions.__dict__.items() if name != "loss"}
+    parts = all_gather_objects((columns, predictions.loss), context)
+    merged = merge_rank_predictions([part for part, _ in parts])
+    counts = [len(part["scores"]) for part, _ in parts]
+    loss = sum(part_loss * count for (_, part_loss), count in zip(parts, counts, strict=True)) / sum(counts)
+    return Predictions(**merged, loss=loss)
+
+
+def _rank_slice_loader(loader: DataLoader[Any], context: DistributedContext) -> DataLoader[Any]:
+    """``loader`` over this rank's :class:`RankSlice` of its dataset (no padded duplicates)."""
+    if not context.enabled:
+        return loader
+    return DataLoader(
+        loader.dataset,
+        batch_size=loader.batch_size,
+        sampler=RankSlice(len(loader.dataset), context.rank, context.world_size),  # type: ignore[arg-type]
+        num_workers=loader.num_workers,
+        collate_fn=loader.collate_fn,
+        pin_memory=loader.pin_memory,
+    )
+
+
 # --------------------------------------------------------------------------------------------------
 # The loop
 
@@ -336,13 +382,18 @@ def _write_log(path: Path, history: Sequence[EpochLog]) -> None:
 def _train_epoch(
     model: nn.Module,
     loader: Any,
+    module: nn.Module,
     optimizer: torch.optim.Optimizer,
     config: TrainConfig,
     device: torch.device,
     scaler: torch.amp.GradScaler | None,
     on_step: Callable[[int, float, float], None] | None,
 ) -> tuple[float, float]:
-    """One pass over ``loader``; returns the mean loss and images per second."""
+    """One pass over ``loader``; returns this rank's loss sum, images seen, and seconds taken.
+
+    ``model`` is what the step calls (a ``DistributedDataParallel`` wrapper under ``torchrun``);
+    ``module`` is the model itself, whose weights the L1/L2 penalty reads.
+    """
     model.train()
     weights = LossWeights(config.loss.reconstruction, config.loss.metric, config.loss.flooding)
     loss_sum, seen, started = 0.0, 0, time.perf_counter()
@@ -355,7 +406,7 @@ def _train_epoch(
             output = model(batch.images, return_aux=True)
             assert isinstance(output, DetectorOutput)
             loss, _ = detector_loss(output, batch.images, _targets(batch, output.logits.shape[1]), weights)
-        penalty = weight_penalty(model, config.optim.l1, config.optim.l2)
+        penalty = weight_penalty(module, config.optim.l1, config.optim.l2)
         if penalty is not None:
             loss = loss + penalty
         if not torch.isfinite(loss):
@@ -374,7 +425,24 @@ def _train_epoch(
             on_step(step, loss.item(), seen / max(time.perf_counter() - started, 1e-9))
     if seen == 0:
         raise ConfigError("the training data yielded no batch")
-    return loss_sum / seen, seen / max(time.perf_counter() - started, 1e-9)
+    return loss_sum, seen, time.perf_counter() - started
+
+
+def _write_val_scores(path: Path, predictions: Predictions, dataset: Any) -> None:
+    """The best checkpoint's validation scores, one row per crop (what its ``val_metrics`` are of)."""
+    from fakescan.evaluate.metrics import FrameScores
+    from fakescan.evaluate.report import write_scores_csv
+
+    names = getattr(dataset, "class_names", None)
+    methods = [names[c] if names is not None else "" for c in predictions.class_labels.tolist()]
+    frames = FrameScores(
+        video_ids=np.asarray(predictions.video_ids, dtype=str),
+        frame_indices=predictions.frame_indices,
+        labels=predictions.labels,
+        scores=predictions.scores.astype(np.float64),
+        methods=np.asarray(methods, dtype=str),
+    )
+    write_scores_csv(path, frames)
 
 
 def _val_auc_acc(predictions: Predictions) -> tuple[float, float]:
@@ -413,20 +481,26 @@ def _loaders(data: TrainingData, config: TrainConfig, input_cfg: Any) -> tuple[A
     train_records = data.train
     if config.data.balance == "subsample":
         train_records = subsample_videos(train_records, config.seed)
-    train_set = CropFolderDataset(
+    train_set: CropFolderDataset | PseudoFakeDataset = CropFolderDataset(
         train_records,
         data.train_root,
         TrainTransform(input_cfg, augment=augment, grayscale=config.data.grayscale),
         class_names=data.class_names,
         seed=config.seed,
     )
-    val_set = CropFolderDataset(
+    val_set: CropFolderDataset | PseudoFakeDataset = CropFolderDataset(
         data.val,
         data.val_root,
         EvalTransform(input_cfg, grayscale=config.data.grayscale),
         class_names=data.class_names,
         seed=config.seed,
     )
+    if config.data.pseudo_fakes == "sbi":
+        # An SBI fake of every real training crop, new each epoch; a validation set without fakes gets
+        # fixed ones (the same every epoch) so that checkpoints are chosen on a real/fake task.
+        train_set = PseudoFakeDataset(train_set)
+        if not any(record.label == 1 for record in data.val):
+            val_set = PseudoFakeDataset(val_set, fixed=True)
     balance = {"none": None, "weighted": "label" if config.num_outputs == 1 else "class"}.get(
         config.data.balance, None
     )
@@ -470,20 +544,16 @@ def fit(
     With ``resume``, the run continues from ``RUN/last_state`` (model, optimiser, schedule, early
     stopping, RNG states and log), to the same result as an uninterrupted run on the same machine.
 
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) every rank calls this with the same arguments; see
+    :mod:`fakescan.train.distributed`. The callbacks run on rank 0 only, and the images per second
+    they and the log report are those of all ranks together.
+
     Raises:
         ConfigError: bad settings, or ``resume`` with no saved state in ``run_dir``.
     """
-    from fakescan.evaluate.metrics import binary_metrics, calibrate_threshold
-    from fakescan.train.checkpoint import (
-        CheckpointMeta,
-        checkpoint_paths,
-        load_training_state,
-        save_checkpoint,
-        save_training_state,
-    )
+    from fakescan.train.checkpoint import checkpoint_paths
 
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     if resume and not checkpoint_paths(run_dir / LAST_STATE)[1].is_file():
         raise ConfigError(f"{run_dir}: nothing to resume (no {LAST_STATE}.json); start without --resume")
     if config.num_outputs > 1 and len(data.class_names) != config.classes:
@@ -491,19 +561,48 @@ def fit(
             f"--classes {config.classes} but the data has {len(data.class_names)} classes: "
             f"{', '.join(data.class_names)}"
         )
+    context, device = init_distributed(resolve_device(config.device))
+    try:
+        return _fit(config, data, run_dir, resume, context, device, on_epoch, on_step)
+    finally:
+        shutdown_distributed(context)
+
+
+def _fit(
+    config: TrainConfig,
+    data: TrainingData,
+    run_dir: Path,
+    resume: bool,
+    context: DistributedContext,
+    device: torch.device,
+    on_epoch: Callable[[EpochLog], None] | None,
+    on_step: Callable[[int, float, float], None] | None,
+) -> FitResult:
+    from fakescan.evaluate.metrics import binary_metrics, calibrate_threshold
+    from fakescan.train.checkpoint import (
+        CheckpointMeta,
+        load_training_state,
+        save_checkpoint,
+        save_training_state,
+    )
+
+    main = context.is_main
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
     seed_everything(config.seed)
-    device = resolve_device(config.device)
     model, model_kwargs = _build_model(config, config.data.image_size)
     model.to(device)
     train_loader, val_loader = _loaders(data, config, model.input_cfg)
+    val_loader = _rank_slice_loader(val_loader, context)
     optimizer = build_optimizer(model, config)
     scheduler = build_scheduler(optimizer, config)
     scaler = torch.amp.GradScaler("cuda") if device.type == "cuda" and config.amp else None
     stopper = EarlyStopping(config.early_stopping)
 
     train_videos = data.train_videos
-    atomic_write_text(run_dir / TRAIN_VIDEOS_FILE, "\n".join(train_videos) + "\n")
-    atomic_write_text(run_dir / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
+    if main:
+        atomic_write_text(run_dir / TRAIN_VIDEOS_FILE, "\n".join(train_videos) + "\n")
+        atomic_write_text(run_dir / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
     digest = video_digest(train_videos)
 
     history: list[EpochLog] = []
@@ -515,6 +614,20 @@ def fit(
         start_epoch = state.epoch + 1
         if scaler is not None and "scaler" in state.extra:
             scaler.load_state_dict(state.extra["scaler"])
+    stepped = model
+    if context.enabled:
+        # After loading the state: DDP starts every rank from rank 0's weights. Every parameter
+        # takes part in every model's loss (tests/models), so no search for unused ones; and no
+        # static_graph: it syncs through the step's outputs, which a DetectorOutput hides from it.
+        stepped = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    step_callback = on_step if main else None
+    if step_callback is not None and context.enabled:
+        world = context.world_size
+
+        def step_callback(step: int, loss: float, speed: float) -> None:
+            on_step(step, loss, speed * world)  # type: ignore[misc]
 
     best_epoch = max((row.epoch for row in history if row.best), default=-1)
     epoch = start_epoch - 1
@@ -523,10 +636,14 @@ def fit(
             break
         started = time.perf_counter()
         set_epoch(train_loader, epoch)
-        train_loss, images_per_s = _train_epoch(
-            model, train_loader, optimizer, config, device, scaler, on_step
+        loss_sum, seen, seconds = _train_epoch(
+            stepped, train_loader, model, optimizer, config, device, scaler, step_callback
         )
-        predictions = predict_loader(model, val_loader, device)
+        loss_sum, seen, seconds = sum_across_ranks([loss_sum, seen, seconds], context)
+        train_loss = loss_sum / seen
+        images_per_s = seen / max(seconds / context.world_size, 1e-9)
+        sync_buffers(model, context)
+        predictions = gather_predictions(predict_loader(model, val_loader, device), context)
         auc, acc = _val_auc_acc(predictions)
         improved = stopper.update(predictions.loss)
         lr = optimizer.param_groups[0]["lr"]
@@ -548,6 +665,7 @@ def fit(
         history.append(row)
         if improved:
             best_epoch = epoch
+        if improved and main:
             try:
                 threshold = calibrate_threshold(predictions.labels, predictions.scores, config.threshold_rule)
             except ValueError:  # one class only in validation
@@ -565,8 +683,12 @@ def fit(
                     threshold=float(threshold),
                     val_metrics={"loss": predictions.loss, **_finite(metrics.to_dict())},
                     epoch=epoch,
+                    grayscale=config.data.grayscale,
                 ),
             )
+            _write_val_scores(run_dir / VAL_SCORES_FILE, predictions, val_loader.dataset)
+        if not main:
+            continue
         extra: dict[str, Any] = {"history": [dict(r.__dict__) for r in history]}
         if scaler is not None:
             extra["scaler"] = scaler.state_dict()

@@ -1,0 +1,186 @@
+"""Tests of fakescan.data.pseudo: Self-Blended pseudo-fakes of real face crops, served as samples."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fakescan.data.datasets.index import CropRecord
+from fakescan.data.images import read_image, write_image
+from fakescan.data.loading import CropFolderDataset, balanced_weights, make_loader, set_epoch
+from fakescan.data.pseudo import SBI_METHOD, PseudoFakeDataset
+from fakescan.data.transforms import AugmentConfig, EvalTransform, TrainTransform
+from fakescan.errors import ConfigError, InputError
+from fakescan.models.output import InputConfig
+from fakescan.train.config import load_config
+from fakescan.train.engine import TrainingData, _loaders
+from tests.fakes import resynthesise_face
+
+SIZE = 96
+EVAL = EvalTransform(InputConfig(image_size=SIZE))
+TRAIN = TrainTransform(InputConfig(image_size=SIZE), AugmentConfig(flip_p=0.5, jpeg_p=0.5, noise_p=0.5))
+
+
+@pytest.fixture(scope="module")
+def crops(samples: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[CropRecord]]:
+    """Real 1.3× face crops of three sample photos (two "frames" of the first: it and its mirror
+    image) and one manipulated crop."""
+    from fakescan.data.faces import create_detector
+    from fakescan.data.faces.crop import crop_face
+
+    root = tmp_path_factory.mktemp("pseudo-crops")
+    detector = create_detector("hog")
+    records = []
+    for name in ("obama", "biden", "single_face"):
+        image = read_image(samples / "images" / f"{name}.jpg")
+        found = detector.detect(image)
+        assert len(found) == 1
+        face = crop_face(image, found[0].box, size=SIZE, margin=1.3)
+        frames = [face, np.ascontiguousarray(face[:, ::-1])] if name == "obama" else [face]
+        (root / "real" / name).mkdir(parents=True)
+        for frame, pixels in enumerate(frames):
+            write_image(root / f"real/{name}/{frame}.png", pixels)
+            records.append(CropRecord(f"real/{name}/{frame}.png", name, frame, 0, "real", "train", "t"))
+    fake = resynthesise_face(read_image(root / "real/obama/0.png"), np.random.default_rng(0))
+    (root / "fake/obama").mkdir(parents=True)
+    write_image(root / "fake/obama/0.png", fake)
+    records.insert(2, CropRecord("fake/obama/0.png", "fake/obama", 0, 1, "Resynth", "train", "t"))
+    return root, records
+
+
+def pseudo(
+    crops: tuple[Path, list[CropRecord]], transform=EVAL, seed: int = 3, **kwargs
+) -> PseudoFakeDataset:
+    root, records = crops
+    return PseudoFakeDataset(CropFolderDataset(records, root, transform, seed=seed), **kwargs)
+
+
+def test_every_sample_then_one_pseudo_fake_per_real(crops: tuple[Path, list[CropRecord]]) -> None:
+    _, records = crops
+    data = pseudo(crops)
+    reals = [r for r in records if r.label == 0]
+    assert len(data) == len(records) + len(reals) == 9
+    assert data.class_names == ("real", "Resynth", SBI_METHOD)
+    for index in range(len(records)):
+        assert torch.equal(data[index].image, data.base[index].image)
+        assert data[index].crop == records[index].crop
+    base_videos = {r.video_id for r in records}
+    made = [data[index] for index in range(len(records), len(data))]
+    for sample, real in zip(made, reals, strict=True):
+        assert (sample.label, sample.class_index) == (1, data.class_names.index(SBI_METHOD))
+        assert sample.crop == real.crop + "#sbi" and sample.frame_index == real.frame_index
+        assert sample.video_id == real.video_id + "#sbi" and sample.video_id not in base_videos
+    assert data.targets("label") == [0, 0, 1, 0, 0, 1, 1, 1, 1]
+    assert data.targets("class") == [0, 0, 1, 0, 0, 2, 2, 2, 2]
+    with pytest.raises(IndexError):
+        data.blend(0)  # a real sample is not a pseudo-fake
+    with pytest.raises(IndexError):
+        data[len(data)]
+
+
+def test_a_pseudo_fake_differs_from_its_real_crop_inside_the_blend_only(
+    crops: tuple[Path, list[CropRecord]],
+) -> None:
+    data = pseudo(crops)
+    for index in range(len(data.base), len(data)):
+        real = data.real_of(index)
+        blend = data.blend(index)
+        pixels = data.base.pixels(real)
+        changed = (blend.image != pixels).any(axis=2)
+        assert changed.sum() > 500, index  # a visible change, in the face ...
+        assert changed[SIZE // 2 - 8 : SIZE // 2 + 8, SIZE // 2 - 8 : SIZE // 2 + 8].any()
+        assert not changed[blend.mask == 0].any()  # ... and nowhere else
+        # The served tensors (no augmentation: the crops are already SIZE) agree with that.
+        moved = (data[index].image != data[real].image).any(dim=0).numpy()
+        np.testing.assert_array_equal(moved, changed)
+
+
+def test_pseudo_fakes_repeat_with_seed_and_epoch_and_change_with_the_epoch(
+    crops: tuple[Path, list[CropRecord]],
+) -> None:
+    indices = range(5, 9)
+    one, two = pseudo(crops, TRAIN), pseudo(crops, TRAIN)
+    first = [one[i].image for i in indices]
+    assert all(torch.equal(a, two[i].image) for a, i in zip(first, indices, strict=True))
+    one.set_epoch(1)
+    assert one.base.epoch == 1
+    assert not any(torch.equal(a, one[i].image) for a, i in zip(first, indices, strict=True))
+    one.set_epoch(0)
+    assert all(torch.equal(a, one[i].image) for a, i in zip(first, indices, strict=True))
+    other_seed = pseudo(crops, TRAIN, seed=4)
+    assert not any(torch.equal(a, other_seed[i].image) for a, i in zip(first, indices, strict=True))
+
+    fixed = pseudo(crops, EVAL, fixed=True)
+    masks = [fixed.blend(i).mask for i in indices]
+    fixed.set_epoch(5)
+    assert fixed.base.epoch == 5 and fixed.epoch == 0
+    assert all(np.array_equal(m, fixed.blend(i).mask) for m, i in zip(masks, indices, strict=True))
+    assert all(
+        torch.equal(a.image, b.image)
+        for a, b in zip([fixed[i] for i in indices], [pseudo(crops, EVAL)[i] for i in indices], strict=True)
+    )
+
+
+def test_loaders_with_workers_serve_the_same_pseudo_fakes(crops: tuple[Path, list[CropRecord]]) -> None:
+    data = pseudo(crops, TRAIN)
+    set_epoch(loader := make_loader(data, batch_size=4, workers=2, pin_memory=False), 2)
+    served = {}
+    for batch in loader:
+        for image, video, frame in zip(
+            batch.images, batch.video_ids, batch.frame_indices.tolist(), strict=True
+        ):
+            served[(video, frame)] = image
+    assert len(served) == len(data)
+    for index in range(len(data)):
+        sample = data[index]
+        assert torch.equal(served[(sample.video_id, sample.frame_index)], sample.image)
+
+
+def test_balanced_sampling_draws_as_many_fakes_as_reals(crops: tuple[Path, list[CropRecord]]) -> None:
+    root, records = crops
+    only_reals = [r for r in records if r.label == 0]
+    data = PseudoFakeDataset(CropFolderDataset(only_reals, root, EVAL))
+    assert data.targets() == [0, 0, 0, 0, 1, 1, 1, 1]
+    mixed = pseudo(crops)  # 4 reals against 1 + 4 fakes
+    weights = balanced_weights(mixed.targets("label"))
+    assert float(weights[:2].sum() + weights[3:5].sum()) == pytest.approx(1.0)
+    loader = make_loader(mixed, batch_size=3, balance="label", workers=0, seed=1)
+    drawn: Counter[int] = Counter()
+    for epoch in range(40):
+        set_epoch(loader, epoch)
+        drawn.update(label for batch in loader for label in batch.labels.tolist())
+    assert sum(drawn.values()) == 40 * len(mixed)
+    assert 0.4 < drawn[1] / sum(drawn.values()) < 0.6, drawn
+    with pytest.raises(ConfigError, match="targets"):
+        make_loader(torch.utils.data.TensorDataset(torch.zeros(2)), batch_size=1, balance="label")
+
+
+def test_a_missing_crop_names_the_file(crops: tuple[Path, list[CropRecord]], tmp_path: Path) -> None:
+    _, records = crops
+    data = PseudoFakeDataset(CropFolderDataset(records[:1], tmp_path, EVAL))
+    with pytest.raises(InputError, match=r"0\.png"):
+        data[1]
+
+
+def test_training_loaders_add_pseudo_fakes_and_give_validation_fixed_ones_only_without_fakes(
+    crops: tuple[Path, list[CropRecord]],
+) -> None:
+    root, records = crops
+    reals = [r for r in records if r.label == 0]
+    config = load_config(
+        overrides={"model": "cnn", "data": {"image_size": 64, "batch_size": 4, "pseudo_fakes": "sbi"}}
+    )
+    names = ("real", "Resynth")
+    train, val = _loaders(TrainingData(reals, reals, root, root, names), config, InputConfig(image_size=64))
+    assert isinstance(train.dataset, PseudoFakeDataset) and not train.dataset.fixed
+    assert isinstance(val.dataset, PseudoFakeDataset) and val.dataset.fixed
+    assert len(train.dataset) == len(val.dataset) == 2 * len(reals)
+    _, val = _loaders(TrainingData(reals, records, root, root, names), config, InputConfig(image_size=64))
+    assert isinstance(val.dataset, CropFolderDataset)  # validation has fakes: left alone
+    plain = load_config(overrides={"model": "cnn", "data": {"image_size": 64}})
+    train, _ = _loaders(TrainingData(reals, reals, root, root, names), plain, InputConfig(image_size=64))
+    assert isinstance(train.dataset, CropFolderDataset)
