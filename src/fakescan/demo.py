@@ -63,6 +63,8 @@ class DemoSettings:
         crop_frames: frames extracted (and predicted) per video; ``crop_size``: crop side.
         model: the detector (a model name of :mod:`fakescan.models`); ``epochs``, ``lr``,
             ``batch_size``: its training.
+        pseudo_fakes: ``"sbi"`` adds a self-blended fake of every real training crop
+            (:class:`fakescan.data.pseudo.PseudoFakeDataset`); ``"none"``: the synthetic fakes only.
     """
 
     clip_frames: int
@@ -74,6 +76,7 @@ class DemoSettings:
     epochs: int
     lr: float
     batch_size: int
+    pseudo_fakes: str = "none"
 
 
 QUICK = DemoSettings(
@@ -358,7 +361,12 @@ def _run(out_dir: Path, quick: bool, seed: int, on_stage: Callable[[str, str], N
         "seed": seed,
         "device": "cpu",
         "optim": {"lr": settings.lr, "scheduler": "none"},
-        "data": {"image_size": settings.crop_size, "batch_size": settings.batch_size, "workers": 0},
+        "data": {
+            "image_size": settings.crop_size,
+            "batch_size": settings.batch_size,
+            "workers": 0,
+            "pseudo_fakes": settings.pseudo_fakes,
+        },
     }
     config = load_config(overrides=overrides)
     fitted = fit(config, load_training_data(crops_dir, crops_dir), out_dir / "run")
