@@ -1,4 +1,5 @@
-"""What every benchmark script shares: naming the CPU, and rewriting its own section of BENCHMARKS.md.
+"""What every benchmark script shares: naming the CPU, and printing or rewriting its own section of
+BENCHMARKS.md.
 
 Each script owns the text between its ``<!-- name:start -->`` and ``<!-- name:end -->`` markers in
 BENCHMARKS.md; :func:`write_section` replaces that text, or appends the section when it is absent,
@@ -12,7 +13,7 @@ import platform
 import re
 from pathlib import Path
 
-__all__ = ["cpu_model", "write_section"]
+__all__ = ["cpu_model", "publish", "write_section"]
 
 
 def cpu_model() -> str:
@@ -35,3 +36,13 @@ def write_section(path: Path, section: str, start_marker: str, end_marker: str) 
     else:
         text = text.rstrip("\n") + "\n\n" + section
     path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+
+
+def publish(section: str, path: Path, write: bool, start_marker: str, end_marker: str) -> None:
+    """Print ``section`` without its markers and, with ``write``, put it into ``path``
+    (:func:`write_section`)."""
+    print()
+    print(section.replace(start_marker + "\n", "").replace(end_marker + "\n", ""))
+    if write:
+        write_section(path, section, start_marker, end_marker)
+        print(f"updated {path}")

@@ -61,7 +61,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from _report import cpu_model, write_section
+from _report import cpu_model, publish
 
 REPO = Path(__file__).resolve().parent.parent
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
@@ -764,11 +764,7 @@ def main(argv: list[str] | None = None) -> int:
         results.append(result)
 
     section = report_section(results, machine, config, args, when)
-    print()
-    print(section.replace(SECTION_START + "\n", "").replace(SECTION_END + "\n", ""))
-    if args.write:
-        write_section(args.output, section, SECTION_START, SECTION_END)
-        print(f"updated {args.output}")
+    publish(section, args.output, args.write, SECTION_START, SECTION_END)
     return 0
 
 

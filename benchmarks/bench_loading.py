@@ -46,7 +46,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from _report import cpu_model, write_section
+from _report import cpu_model, publish
 
 REPO = Path(__file__).resolve().parent.parent
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
@@ -369,11 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"xception training step: {train[0]:.2f} s per {TRAIN_BATCH} images, {train[2]:.1f} images/s")
 
     section = report_section(results, train, pack_seconds, sizes, machine, args, when)
-    print()
-    print(section.replace(SECTION_START + "\n", "").replace(SECTION_END + "\n", ""))
-    if args.write:
-        write_section(args.output, section, SECTION_START, SECTION_END)
-        print(f"updated {args.output}")
+    publish(section, args.output, args.write, SECTION_START, SECTION_END)
     return 0
 
 

@@ -35,7 +35,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from _report import cpu_model, write_section
+from _report import cpu_model, publish
 
 REPO = Path(__file__).resolve().parent.parent
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
@@ -245,11 +245,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:14s} {mode:14s} {speed}  ({time.perf_counter() - started:.0f} s)", flush=True)
             results.append(result)
     section = report_section(results, args, when)
-    print()
-    print(section.replace(SECTION_START + "\n", "").replace(SECTION_END + "\n", ""))
-    if args.write:
-        write_section(BENCHMARKS_MD, section, SECTION_START, SECTION_END)
-        print(f"updated {BENCHMARKS_MD}")
+    publish(section, BENCHMARKS_MD, args.write, SECTION_START, SECTION_END)
     return 0
 
 

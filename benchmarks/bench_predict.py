@@ -41,7 +41,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from _report import cpu_model, write_section
+from _report import cpu_model, publish
 
 REPO = Path(__file__).resolve().parent.parent
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
@@ -319,11 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         results.append(result)
     section = report_section(results, args, when)
-    print()
-    print(section.replace(SECTION_START + "\n", "").replace(SECTION_END + "\n", ""))
-    if args.write:
-        write_section(BENCHMARKS_MD, section, SECTION_START, SECTION_END)
-        print(f"updated {BENCHMARKS_MD}")
+    publish(section, BENCHMARKS_MD, args.write, SECTION_START, SECTION_END)
     return 0
 
 

@@ -74,7 +74,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from _report import cpu_model, write_section
+from _report import cpu_model, publish
 
 REPO = Path(__file__).resolve().parent.parent
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
@@ -719,11 +719,7 @@ def main(argv: list[str] | None = None) -> int:
                 (test if part == "test" else long).append(result)
 
     section = report_section(train, test, long, counts, machine, args, when)
-    print()
-    print(section.replace(SECTION_START + "\n", "").replace(SECTION_END + "\n", ""))
-    if args.write:
-        write_section(args.output, section, SECTION_START, SECTION_END)
-        print(f"updated {args.output}")
+    publish(section, args.output, args.write, SECTION_START, SECTION_END)
     return 0
 
 
