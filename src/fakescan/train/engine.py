@@ -388,7 +388,7 @@ def _train_epoch(
     device: torch.device,
     scaler: torch.amp.GradScaler | None,
     on_step: Callable[[int, float, float], None] | None,
-) -> tuple[float, float]:
+) -> tuple[float, int, float]:
     """One pass over ``loader``; returns this rank's loss sum, images seen, and seconds taken.
 
     ``model`` is what the step calls (a ``DistributedDataParallel`` wrapper under ``torchrun``);
@@ -426,6 +426,17 @@ def _train_epoch(
     if seen == 0:
         raise ConfigError("the training data yielded no batch")
     return loss_sum, seen, time.perf_counter() - started
+
+
+def _all_ranks_speed(
+    on_step: Callable[[int, float, float], None], world_size: int
+) -> Callable[[int, float, float], None]:
+    """``on_step`` told the images per second of all ranks (rank 0's rate times their number)."""
+
+    def report(step: int, loss: float, speed: float) -> None:
+        on_step(step, loss, speed * world_size)
+
+    return report
 
 
 def _write_val_scores(path: Path, predictions: Predictions, dataset: Any) -> None:
@@ -624,10 +635,7 @@ def _fit(
         )
     step_callback = on_step if main else None
     if step_callback is not None and context.enabled:
-        world = context.world_size
-
-        def step_callback(step: int, loss: float, speed: float) -> None:
-            on_step(step, loss, speed * world)  # type: ignore[misc]
+        step_callback = _all_ranks_speed(step_callback, context.world_size)
 
     best_epoch = max((row.epoch for row in history if row.best), default=-1)
     epoch = start_epoch - 1
