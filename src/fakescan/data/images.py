@@ -13,7 +13,7 @@ import numpy as np
 from fakescan._atomic import atomic_write_bytes
 from fakescan.errors import InputError
 
-__all__ = ["IMAGE_EXTENSIONS", "read_image", "to_rgb8", "write_image"]
+__all__ = ["IMAGE_EXTENSIONS", "decode_image", "read_file_bytes", "read_image", "to_rgb8", "write_image"]
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
 
@@ -48,27 +48,56 @@ def to_rgb8(pixels: np.ndarray, channel_order: str = "rgb") -> np.ndarray:
     return np.ascontiguousarray(colour)
 
 
+def read_file_bytes(path: str | Path, what: str = "file") -> bytes:
+    """The bytes of ``path``.
+
+    Raises:
+        InputError: naming the file: ``"<what> not found"``, or ``"cannot read the <what> (...)"``.
+    """
+    path = Path(path)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(path, f"{what} not found") from None
+    except OSError as error:
+        raise InputError(path, f"cannot read the {what} ({error.strerror or error})") from None
+
+
+def decode_image(data: bytes, source: str | Path) -> np.ndarray:
+    """Decode encoded image bytes (PNG, JPEG, …) to ``H×W×3`` uint8 RGB, as ``read_image`` does a file.
+
+    Args:
+        data: the encoded file's bytes.
+        source: where the bytes came from, named in the error (a file, or ``shard.tar:key.png``).
+
+    Raises:
+        InputError: empty or undecodable bytes, or an unsupported pixel layout.
+
+    >>> import cv2
+    >>> ok, png = cv2.imencode(".png", np.zeros((2, 3, 3), np.uint8))
+    >>> decode_image(png.tobytes(), "x.png").shape
+    (2, 3, 3)
+    """
+    import cv2
+
+    if not data:
+        raise InputError(source, "file is empty (0 bytes)")
+    pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if pixels is None:
+        raise InputError(source, "not a decodable image")
+    try:
+        return to_rgb8(pixels, channel_order="bgr")
+    except ValueError as error:
+        raise InputError(source, str(error)) from error
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """Read an image file as ``H×W×3`` uint8 RGB.
 
     Raises:
-        InputError: the file is missing, empty, or not an image OpenCV can decode.
+        InputError: the file is missing, unreadable, empty, or not an image OpenCV can decode.
     """
-    import cv2
-
-    path = Path(path)
-    if not path.exists():
-        raise InputError(path, "file not found")
-    data = np.fromfile(path, dtype=np.uint8)
-    if data.size == 0:
-        raise InputError(path, "file is empty (0 bytes)")
-    pixels = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-    if pixels is None:
-        raise InputError(path, "not a decodable image")
-    try:
-        return to_rgb8(pixels, channel_order="bgr")
-    except ValueError as error:
-        raise InputError(path, str(error)) from error
+    return decode_image(read_file_bytes(path), path)
 
 
 def write_image(path: str | Path, image: np.ndarray, jpeg_quality: int = 95) -> None:

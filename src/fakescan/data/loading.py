@@ -33,9 +33,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler, get_worker_info
 
 from fakescan.data.datasets.index import CropRecord
-from fakescan.data.images import IMAGE_EXTENSIONS
+from fakescan.data.images import IMAGE_EXTENSIONS, decode_image, read_file_bytes
 from fakescan.data.packing import META_SUFFIX, SPECTRUM_SUFFIX, class_names_of
-from fakescan.data.transforms import Transform, decode_image, normalize_spectrum
+from fakescan.data.transforms import Transform, normalize_spectrum
 from fakescan.errors import ConfigError, InputError
 from fakescan.ops.spectrum import SpectrumStats
 
@@ -220,13 +220,7 @@ class CropFolderDataset(Dataset[Sample]):
             InputError: the crop file is missing or not a decodable image (the error names the file).
         """
         path = self.crops_root / self.records[index].crop
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise InputError(path, "crop file not found") from None
-        except OSError as error:
-            raise InputError(path, f"cannot read the crop file ({error.strerror or error})") from None
-        return decode_image(data, path)
+        return decode_image(read_file_bytes(path, "crop file"), path)
 
     def __getitem__(self, index: int) -> Sample:
         record = self.records[index]

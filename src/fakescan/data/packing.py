@@ -45,8 +45,8 @@ import torch
 
 from fakescan._atomic import TMP_MARK, atomic_write_text
 from fakescan.data.datasets.index import REAL, SPLITS, CropRecord, Split, video_digest
-from fakescan.data.images import IMAGE_EXTENSIONS
-from fakescan.data.transforms import SpectrumOptions, decode_image, resize, spectrum_image
+from fakescan.data.images import IMAGE_EXTENSIONS, decode_image, read_file_bytes
+from fakescan.data.transforms import SpectrumOptions, resize, spectrum_image
 from fakescan.errors import ConfigError, DatasetLayoutError, InputError
 from fakescan.ops.spectrum import SpectrumStats, spectrum_stats
 
@@ -370,12 +370,7 @@ class _SplitWriter:
         try:
             if suffix not in IMAGE_EXTENSIONS:
                 raise InputError(path, f"not an image file name (suffix {suffix or 'none'!r})")
-            try:
-                data = path.read_bytes()
-            except FileNotFoundError:
-                raise InputError(path, "file not found") from None
-            except OSError as error:
-                raise InputError(path, f"cannot read ({error.strerror or error})") from None
+            data = read_file_bytes(path)
             pixels = decode_image(data, path)
         except InputError as error:
             self.skipped.append(SkippedCrop(crop=record.crop, path=path, reason=error.reason))

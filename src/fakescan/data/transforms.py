@@ -20,14 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import torch
 
-from fakescan.data.images import to_rgb8
-from fakescan.errors import ConfigError, InputError
+from fakescan.data.images import decode_image
+from fakescan.errors import ConfigError
 from fakescan.models.output import InputConfig
 from fakescan.ops.spectrum import (
     SPECTRUM_KINDS,
@@ -65,34 +64,6 @@ __all__ = [
 
 
 # -- decoding ------------------------------------------------------------------------------------
-
-
-def decode_image(data: bytes, source: str | Path) -> np.ndarray:
-    """Decode encoded image bytes (PNG, JPEG, …) to ``H×W×3`` uint8 RGB, as ``read_image`` does a file.
-
-    Args:
-        data: the encoded file's bytes.
-        source: where the bytes came from, named in the error (a file, or ``shard.tar:key.png``).
-
-    Raises:
-        InputError: empty or undecodable bytes, or an unsupported pixel layout.
-
-    >>> import cv2
-    >>> ok, png = cv2.imencode(".png", np.zeros((2, 3, 3), np.uint8))
-    >>> decode_image(png.tobytes(), "x.png").shape
-    (2, 3, 3)
-    """
-    import cv2
-
-    if not data:
-        raise InputError(source, "file is empty (0 bytes)")
-    pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
-    if pixels is None:
-        raise InputError(source, "not a decodable image")
-    try:
-        return to_rgb8(pixels, channel_order="bgr")
-    except ValueError as error:
-        raise InputError(source, str(error)) from error
 
 
 # -- pixel transforms (uint8 RGB in, uint8 RGB out) ----------------------------------------------
