@@ -34,9 +34,9 @@ from fakescan._atomic import TMP_MARK, atomic_write_text
 from fakescan.data.faces import Detection, FaceDetector, create_detector, pick_face
 from fakescan.data.faces.base import Box, box_area
 from fakescan.data.faces.crop import BorderMode, crop_face
-from fakescan.data.images import IMAGE_EXTENSIONS, read_image, write_image
+from fakescan.data.images import read_image, write_image
+from fakescan.data.media import media_kind
 from fakescan.data.video import (
-    VIDEO_EXTENSIONS,
     even_frame_indices,
     probe_video,
     range_frame_indices,
@@ -223,15 +223,6 @@ class ExtractReport:
 # Planning: which files, and where their crops go
 
 
-def _kind_of(path: Path) -> Literal["video", "image"] | None:
-    suffix = path.suffix.lower()
-    if suffix in VIDEO_EXTENSIONS:
-        return "video"
-    if suffix in IMAGE_EXTENSIONS:
-        return "image"
-    return None
-
-
 def collect_inputs(
     inputs: Sequence[str | Path | MediaItem],
 ) -> tuple[list[MediaItem], list[ItemResult], int]:
@@ -259,15 +250,15 @@ def collect_inputs(
         path = Path(given)
         if path.is_dir():
             for found in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")):
-                kind = _kind_of(found)
+                kind = media_kind(found)
                 if kind is None:
                     ignored += 1
                     continue
                 planned.append((found, kind, found.relative_to(path).with_suffix("").as_posix()))
         elif path.is_file():
-            planned.append((path, _kind_of(path) or "unknown", path.stem))
+            planned.append((path, media_kind(path) or "unknown", path.stem))
         else:
-            item = MediaItem(path, _kind_of(path) or "unknown", path.stem)
+            item = MediaItem(path, media_kind(path) or "unknown", path.stem)
             missing.append(_failed(item, "unreadable", "file not found"))
 
     stems = Counter(entry[2] for entry in planned if not isinstance(entry, MediaItem))

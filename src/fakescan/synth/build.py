@@ -451,7 +451,7 @@ def build_synthetic_ffpp(
     video_detector = detector or create_detector("hog", max_side=320)
     photo_detector = detector or create_detector("hog", max_side=800)
 
-    from fakescan.data.datasets._common import media_kind
+    from fakescan.data.media import media_kind
 
     skipped: list[str] = []
     clips: list[FaceClip] = []

@@ -12,10 +12,10 @@ import json
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Literal
 
 from fakescan.data.datasets.index import VideoRecord
 from fakescan.data.datasets.leakage import check_disjoint
+from fakescan.data.media import MediaKind, media_kind
 from fakescan.errors import ConfigError, DatasetLayoutError
 
 __all__ = [
@@ -24,13 +24,10 @@ __all__ = [
     "examples",
     "finish_index",
     "list_media",
-    "media_kind",
     "read_json",
     "require_dir",
     "video_id_of",
 ]
-
-MediaKind = Literal["video", "image"]
 
 
 class DatasetWarning(UserWarning):
@@ -38,23 +35,6 @@ class DatasetWarning(UserWarning):
 
     Not an error: real downloads are often partial. The CLI prints these as yellow lines.
     """
-
-
-def media_kind(path: Path) -> MediaKind | None:
-    """``"video"`` or ``"image"`` by extension (the sets ``fakescan extract`` reads), else ``None``.
-
-    >>> media_kind(Path("a/B.MP4")), media_kind(Path("x.png")), media_kind(Path("notes.txt"))
-    ('video', 'image', None)
-    """
-    from fakescan.data.images import IMAGE_EXTENSIONS
-    from fakescan.data.video import VIDEO_EXTENSIONS
-
-    suffix = path.suffix.lower()
-    if suffix in VIDEO_EXTENSIONS:
-        return "video"
-    if suffix in IMAGE_EXTENSIONS:
-        return "image"
-    return None
 
 
 def list_media(

@@ -17,8 +17,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fakescan.data.datasets._common import DatasetWarning, examples, media_kind
+from fakescan.data.datasets._common import DatasetWarning, examples
 from fakescan.data.datasets.index import CropRecord, VideoRecord
+from fakescan.data.media import media_kind
 from fakescan.errors import DatasetLayoutError
 
 if TYPE_CHECKING:
