@@ -108,7 +108,6 @@ def run_test(
     from fakescan.data.loading import CropFolderDataset, make_loader
     from fakescan.data.transforms import EvalTransform
     from fakescan.evaluate.metrics import (
-        FrameScores,
         binary_metrics,
         multiclass_metrics,
         per_group_metrics,
@@ -168,10 +167,7 @@ def run_test(
             multiclass = multiclass_metrics(predictions.class_labels, predictions.probs, meta.class_names)
         set_dir = out_dir / name
         set_dir.mkdir(parents=True, exist_ok=True)
-        write_scores_csv(
-            set_dir / "frames.csv",
-            FrameScores(ids, predictions.frame_indices, predictions.labels, predictions.scores, methods),
-        )
+        write_scores_csv(set_dir / "frames.csv", predictions.frame_scores(methods))
         write_video_scores_csv(set_dir / "videos.csv", videos, threshold)
         plot_roc(
             set_dir / "roc.png",

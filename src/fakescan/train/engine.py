@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -69,6 +69,9 @@ __all__ = [
     "resolve_device",
     "seed_everything",
 ]
+
+if TYPE_CHECKING:
+    from fakescan.evaluate.metrics import FrameScores
 
 TRAIN_VIDEOS_FILE = "train_videos.txt"
 LOG_FILE = "log.csv"
@@ -260,6 +263,19 @@ class Predictions:
     frame_indices: np.ndarray
     loss: float
 
+    def frame_scores(self, methods: Sequence[str]) -> FrameScores:
+        """The rows as :class:`~fakescan.evaluate.metrics.FrameScores` (what the score CSVs hold),
+        with each row's method."""
+        from fakescan.evaluate.metrics import FrameScores
+
+        return FrameScores(
+            video_ids=np.asarray(self.video_ids, dtype=str),
+            frame_indices=self.frame_indices,
+            labels=self.labels,
+            scores=self.scores.astype(np.float64),
+            methods=np.asarray(methods, dtype=str),
+        )
+
 
 def _targets(batch: Batch, num_outputs: int) -> torch.Tensor:
     return batch.labels if num_outputs == 1 else batch.class_labels
@@ -441,19 +457,11 @@ def _all_ranks_speed(
 
 def _write_val_scores(path: Path, predictions: Predictions, dataset: Any) -> None:
     """The best checkpoint's validation scores, one row per crop (what its ``val_metrics`` are of)."""
-    from fakescan.evaluate.metrics import FrameScores
     from fakescan.evaluate.report import write_scores_csv
 
     names = getattr(dataset, "class_names", None)
     methods = [names[c] if names is not None else "" for c in predictions.class_labels.tolist()]
-    frames = FrameScores(
-        video_ids=np.asarray(predictions.video_ids, dtype=str),
-        frame_indices=predictions.frame_indices,
-        labels=predictions.labels,
-        scores=predictions.scores.astype(np.float64),
-        methods=np.asarray(methods, dtype=str),
-    )
-    write_scores_csv(path, frames)
+    write_scores_csv(path, predictions.frame_scores(methods))
 
 
 def _val_auc_acc(predictions: Predictions) -> tuple[float, float]:
