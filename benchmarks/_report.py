@@ -9,11 +9,12 @@ as ``python benchmarks/<script>.py`` (which puts this folder first on ``sys.path
 
 from __future__ import annotations
 
+import os
 import platform
 import re
 from pathlib import Path
 
-__all__ = ["cpu_model", "publish", "write_section"]
+__all__ = ["cpu_model", "publish", "usable_cores", "write_section"]
 
 
 def cpu_model() -> str:
@@ -24,6 +25,13 @@ def cpu_model() -> str:
         return platform.processor() or platform.machine()
     match = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
     return match.group(1).strip() if match else platform.machine()
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def write_section(path: Path, section: str, start_marker: str, end_marker: str) -> None:

@@ -46,7 +46,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from _report import cpu_model, publish
+from _report import cpu_model, publish, usable_cores
 
 REPO = Path(__file__).resolve().parent.parent
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
@@ -72,12 +72,6 @@ PHOTOS = (
 
 # --------------------------------------------------------------------------------------------------
 # The machine
-
-
-def usable_cores() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def machine_lines() -> list[str]:

@@ -74,7 +74,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from _report import cpu_model, publish
+from _report import cpu_model, publish, usable_cores
 
 REPO = Path(__file__).resolve().parent.parent
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
@@ -106,12 +106,6 @@ FLAT_MB = 32.0  # growth from 10 % to the end of scoring below this (or 5 %) cou
 
 # --------------------------------------------------------------------------------------------------
 # The machine
-
-
-def usable_cores() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def cuda_name() -> str | None:
