@@ -87,8 +87,8 @@ def _first_line(error: BaseException) -> str:
 def _checkpoint(folder: Path, image_size: int) -> Path:
     import torch
 
+    from fakescan.checkpoints import CheckpointMeta, save_checkpoint
     from fakescan.models import create
-    from fakescan.train.checkpoint import CheckpointMeta, save_checkpoint
 
     torch.manual_seed(0)
     options = {"num_classes": 1, "image_size": image_size}

@@ -17,7 +17,7 @@ Everything runs through the real code paths, not a hand-written loop:
 * ``test``: images per second of :func:`fakescan.evaluate.runner.run_test` (``batch_size=64``, split
   ``test``) for each model at ``--test-size`` (256 px) on ``--test-crops`` (192) crops, with the
   checkpoint the training run at that size wrote (or, when that size was not trained, a fresh
-  checkpoint of the untrained model saved with :func:`~fakescan.train.checkpoint.save_checkpoint`;
+  checkpoint of the untrained model saved with :func:`~fakescan.checkpoints.save_checkpoint`;
   speed does not depend on the weights). Two rates: the whole ``run_test`` call (checkpoint loading,
   scoring, metrics, CSV files and ROC plot) and its scoring part alone (``predict_loader``).
 * ``long``: memory over a long test run: ``run_test`` with ``--long-model`` (``cnn``) at the test
@@ -28,7 +28,7 @@ Everything runs through the real code paths, not a hand-written loop:
   with the number of crops scored.
 
 To time the scoring part and read memory per batch, the ``test`` and ``long`` workers wrap
-``fakescan.train.engine.predict_loader`` (which ``run_test`` looks up when called): the wrapper calls
+``fakescan.scoring.predict_loader`` (which ``run_test`` looks up when called): the wrapper calls
 the real function with the real loader, only counting the batches as they pass.
 
 Each measurement runs in a fresh process, so its peak RSS (``ru_maxrss``) is its own; the figure
@@ -243,8 +243,8 @@ def fresh_checkpoint(model_name: str, size: int, stem: Path) -> Path:
     """Save the untrained model as a checkpoint (for test sizes no training run wrote one)."""
     import torch
 
+    from fakescan.checkpoints import CheckpointMeta, save_checkpoint
     from fakescan.models import create
-    from fakescan.train.checkpoint import CheckpointMeta, save_checkpoint
 
     torch.manual_seed(0)
     kwargs = {"num_classes": 1, "image_size": size}
@@ -351,12 +351,12 @@ def measure_test(spec: dict) -> dict:
     """``run_test`` of ``spec["checkpoint"]`` on ``spec["crops"]``: rates, and memory per batch."""
     import torch
 
+    from fakescan import scoring
     from fakescan.evaluate.runner import run_test
-    from fakescan.train import engine
 
     baseline = _rss_bytes()
     marks: list[tuple[int, float, int, int]] = []  # (crops scored, seconds since scoring began, RSS, peak)
-    real_predict_loader = engine.predict_loader
+    real_predict_loader = scoring.predict_loader
 
     def counted(loader: Any, began: float) -> Any:
         done = 0
@@ -365,12 +365,12 @@ def measure_test(spec: dict) -> dict:
             done += len(batch)  # resumed when the next batch is asked for: this one is scored
             marks.append((done, time.perf_counter() - began, _rss_bytes(), _peak_rss_bytes()))
 
-    def timed_predict_loader(model: Any, loader: Any, device: Any) -> Any:
+    def timed_predict_loader(model: Any, loader: Any, device: Any, **kwargs: Any) -> Any:
         began = time.perf_counter()
         marks.append((0, 0.0, _rss_bytes(), _peak_rss_bytes()))
-        return real_predict_loader(model, counted(loader, began), device)
+        return real_predict_loader(model, counted(loader, began), device, **kwargs)
 
-    engine.predict_loader = timed_predict_loader
+    scoring.predict_loader = timed_predict_loader
     if spec["device"].startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     started, started_cpu = time.perf_counter(), _cpu_seconds()

@@ -37,7 +37,7 @@ from fakescan.errors import ConfigError
 if TYPE_CHECKING:
     from fakescan.data.datasets import VideoRecord
     from fakescan.evaluate.runner import TestSetResult
-    from fakescan.predict.engine import Prediction
+    from fakescan.predict.results import Prediction
     from fakescan.synth import SynthReport
     from fakescan.train.engine import FitResult
 
@@ -64,7 +64,7 @@ class DemoSettings:
         model: the detector (a model name of :mod:`fakescan.models`); ``epochs``, ``lr``,
             ``batch_size``: its training.
         pseudo_fakes: ``"sbi"`` adds a self-blended fake of every real training crop
-            (:class:`fakescan.data.pseudo.PseudoFakeDataset`); ``"none"``: the synthetic fakes only.
+            (:class:`fakescan.synth.pseudo.PseudoFakeDataset`); ``"none"``: the synthetic fakes only.
     """
 
     clip_frames: int

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 
+from fakescan.checkpoints import CheckpointMeta, save_checkpoint
 from fakescan.models import create
-from fakescan.train.checkpoint import CheckpointMeta, save_checkpoint
 
 
 def make_checkpoint(

@@ -13,12 +13,12 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from fakescan.checkpoints import checkpoint_paths, read_checkpoint_meta
 from fakescan.cli import app
 from fakescan.data.extract import ExtractConfig
 from fakescan.errors import ConfigError
 from fakescan.predict import PredictConfig, Predictor, load_predictor, run_prediction
 from fakescan.predict.engine import CSV_FIELDS
-from fakescan.train.checkpoint import checkpoint_paths, read_checkpoint_meta
 from tests.predict import make_checkpoint
 
 FOUR = PredictConfig(extract=ExtractConfig(frames=4))

@@ -112,10 +112,10 @@ def test_two_gloo_processes_train_and_report_the_metrics_of_all_validation_crops
     assert meta["grayscale"] is False
 
     # ... and those are what one process scores with the saved checkpoint.
+    from fakescan.checkpoints import load_checkpoint
     from fakescan.data.loading import CropFolderDataset, make_loader
     from fakescan.data.transforms import EvalTransform
-    from fakescan.train.checkpoint import load_checkpoint
-    from fakescan.train.engine import predict_loader
+    from fakescan.scoring import predict_loader
 
     model, _ = load_checkpoint(run / "best")
     dataset = CropFolderDataset(val_crops, crops_dir, EvalTransform(model.input_cfg))

@@ -58,10 +58,10 @@ def test_held_out_people_are_separated_after_training(crops_dir: Path, tmp_path:
         assert len(list(csv.DictReader(handle))) == result.epochs_run == 8
 
     # The saved best checkpoint reproduces the AUC on the held-out people.
+    from fakescan.checkpoints import load_checkpoint
     from fakescan.data.loading import CropFolderDataset, make_loader
     from fakescan.data.transforms import EvalTransform
-    from fakescan.train.checkpoint import load_checkpoint
-    from fakescan.train.engine import predict_loader
+    from fakescan.scoring import predict_loader
 
     model, loaded = load_checkpoint(tmp_path / "run/best")
     loader = make_loader(

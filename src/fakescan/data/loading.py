@@ -542,7 +542,7 @@ def make_loader(
         balance: ``"label"`` or ``"class"``: sample (with replacement) so that each real/fake label,
             or each class, is drawn equally often (:class:`ClassBalancedSampler`); needs a dataset
             that lists its targets (``dataset.targets(balance)``: a :class:`CropFolderDataset`, or a
-            :class:`~fakescan.data.pseudo.PseudoFakeDataset`).
+            :class:`~fakescan.synth.pseudo.PseudoFakeDataset`).
         seed: seed of the shuffling or balanced sampling (call :func:`set_epoch` each epoch).
 
     With ``torch.distributed`` initialised, a map-style dataset is split across ranks

@@ -19,12 +19,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from fakescan.errors import DatasetLayoutError
+
+if TYPE_CHECKING:
+    from fakescan.scoring import Predictions
 
 __all__ = [
     "AGGREGATIONS",
@@ -149,6 +152,18 @@ class FrameScores:
 
     def __len__(self) -> int:
         return len(self.scores)
+
+    @classmethod
+    def of_predictions(cls, predictions: Predictions, methods: Sequence[str]) -> FrameScores:
+        """The rows of a :func:`fakescan.scoring.predict_loader` pass (what the score CSVs hold),
+        with each row's method."""
+        return cls(
+            video_ids=np.asarray(predictions.video_ids, dtype=str),
+            frame_indices=predictions.frame_indices,
+            labels=predictions.labels,
+            scores=predictions.scores.astype(np.float64),
+            methods=np.asarray(methods, dtype=str),
+        )
 
 
 # --------------------------------------------------------------------------------------------------

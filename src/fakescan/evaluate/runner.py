@@ -52,7 +52,7 @@ class TestReport:
 
 def training_videos_of(checkpoint: str | Path) -> set[str] | None:
     """The training videos a checkpoint lists beside itself, or None when it lists none."""
-    from fakescan.train.checkpoint import checkpoint_paths, read_checkpoint_meta
+    from fakescan.checkpoints import checkpoint_paths, read_checkpoint_meta
 
     meta = read_checkpoint_meta(checkpoint)
     if not meta.train_videos_list:
@@ -105,9 +105,11 @@ def run_test(
         SplitLeakError: a test set shares videos with the training data (unless ``force``).
         ConfigError: a folder without a crop table or without crops of ``split``.
     """
+    from fakescan.checkpoints import load_checkpoint
     from fakescan.data.loading import CropFolderDataset, make_loader
     from fakescan.data.transforms import EvalTransform
     from fakescan.evaluate.metrics import (
+        FrameScores,
         binary_metrics,
         multiclass_metrics,
         per_group_metrics,
@@ -120,8 +122,7 @@ def run_test(
         write_scores_csv,
         write_video_scores_csv,
     )
-    from fakescan.train.checkpoint import load_checkpoint
-    from fakescan.train.engine import predict_loader, resolve_device
+    from fakescan.scoring import predict_loader, resolve_device
 
     out_dir = Path(out_dir)
     folders = [Path(d) for d in test_dirs]
@@ -167,7 +168,7 @@ def run_test(
             multiclass = multiclass_metrics(predictions.class_labels, predictions.probs, meta.class_names)
         set_dir = out_dir / name
         set_dir.mkdir(parents=True, exist_ok=True)
-        write_scores_csv(set_dir / "frames.csv", predictions.frame_scores(methods))
+        write_scores_csv(set_dir / "frames.csv", FrameScores.of_predictions(predictions, methods))
         write_video_scores_csv(set_dir / "videos.csv", videos, threshold)
         plot_roc(
             set_dir / "roc.png",

@@ -26,7 +26,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from fakescan._atomic import atomic_write_text
+from fakescan.checkpoints import CheckpointMeta
 from fakescan.data.extract import (
     ExtractConfig,
     FrameFaces,
@@ -46,7 +47,8 @@ from fakescan.data.transforms import EvalTransform
 from fakescan.errors import ConfigError, DecodeError, InputError
 from fakescan.evaluate.metrics import AGGREGATIONS, Aggregation, video_scores
 from fakescan.models.output import InputConfig
-from fakescan.train.checkpoint import CheckpointMeta
+from fakescan.predict.results import FrameScore, Prediction, Verdict
+from fakescan.scoring import fake_probability
 
 if TYPE_CHECKING:
     from torch import nn
@@ -54,15 +56,11 @@ if TYPE_CHECKING:
 __all__ = [
     "BACKENDS",
     "Backend",
-    "FrameScore",
     "PredictConfig",
     "PredictReport",
-    "Prediction",
     "Predictor",
     "Scorer",
     "TorchScorer",
-    "Verdict",
-    "fake_probability",
     "load_predictor",
     "predict_item",
     "prediction_rows",
@@ -73,9 +71,6 @@ __all__ = [
 
 Backend = Literal["torch", "onnx"]
 BACKENDS: tuple[str, ...] = ("torch", "onnx")
-Verdict = Literal["fake", "real", "no_face", "error"]
-"""``fake``/``real``: compared with the threshold; ``no_face``: no face found; ``error``: unreadable."""
-
 CSV_FIELDS: tuple[str, ...] = (
     "path",
     "kind",
@@ -91,24 +86,6 @@ CSV_FIELDS: tuple[str, ...] = (
 
 # --------------------------------------------------------------------------------------------------
 # Scores
-
-
-def fake_probability(logits: np.ndarray) -> np.ndarray:
-    """Fake probability per row of ``B×1`` logits (sigmoid) or ``B×K`` class logits (1 − P(class 0 = real)).
-
-    >>> fake_probability(np.array([[0.0], [100.0]])).tolist()
-    [0.5, 1.0]
-    >>> fake_probability(np.array([[0.0, 0.0, 0.0]])).round(4).tolist()
-    [0.6667]
-    """
-    logits = np.asarray(logits, dtype=np.float64)
-    if logits.ndim != 2 or logits.shape[1] < 1:
-        raise ValueError(f"expected B×1 or B×K logits, got shape {logits.shape}")
-    if logits.shape[1] == 1:
-        return 0.5 * (1.0 + np.tanh(0.5 * logits[:, 0]))  # a sigmoid that never overflows
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return 1.0 - exp[:, 0] / exp.sum(axis=1)
 
 
 class Scorer(Protocol):
@@ -192,7 +169,7 @@ def load_predictor(
 
         scorer, meta = load_onnx_scorer(path)
         return Predictor(meta=meta, scorer=scorer, backend="onnx")
-    from fakescan.train.checkpoint import load_checkpoint
+    from fakescan.checkpoints import load_checkpoint
 
     try:
         target = torch.device(device)
@@ -238,68 +215,6 @@ class PredictConfig:
     def extract_for(self, input_cfg: InputConfig) -> ExtractConfig:
         """The extraction settings with crops cut at the model's input size."""
         return replace(self.extract, size=input_cfg.image_size)
-
-
-@dataclass(frozen=True)
-class FrameScore:
-    """One searched frame.
-
-    Attributes:
-        index, timestamp: frame index (0 for an image) and time in seconds.
-        box: the followed face's box ``(x1, y1, x2, y2)`` in frame pixels, or ``None`` (no face).
-        detection_score: the detector's confidence for that face, or ``None``.
-        probability: the model's fake probability for the face, or ``None`` (no face).
-    """
-
-    index: int
-    timestamp: float
-    box: tuple[float, float, float, float] | None = None
-    detection_score: float | None = None
-    probability: float | None = None
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """The result for one input file.
-
-    Attributes:
-        path: the file; ``kind``: ``"video"``, ``"image"`` or ``"unknown"``; ``key``: its unique name
-            in this run (used for explanation folders).
-        verdict: ``fake``, ``real``, ``no_face`` or ``error``.
-        score: aggregated fake probability, ``None`` for ``no_face``/``error``.
-        threshold: the threshold the score was compared with.
-        frames_read: frames decoded and searched; ``frames_used``: frames with a scored face;
-            ``faces_found``: faces the detector found over all searched frames.
-        reason: why there is no score, or a note (e.g. decoding stopped early).
-        frames: per-frame detail.
-        explanations: files written by ``--explain`` for this input.
-    """
-
-    path: Path
-    kind: str
-    key: str
-    verdict: Verdict
-    score: float | None = None
-    threshold: float = 0.5
-    frames_read: int = 0
-    frames_used: int = 0
-    faces_found: int = 0
-    reason: str = ""
-    frames: tuple[FrameScore, ...] = ()
-    explanations: tuple[Path, ...] = ()
-
-    @property
-    def processed(self) -> bool:
-        """True when the file could be read (whether or not a face was found)."""
-        return self.verdict != "error"
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields (paths as strings)."""
-        data = asdict(self)
-        data["path"] = str(self.path)
-        data["explanations"] = [str(p) for p in self.explanations]
-        data["frames"] = [{**asdict(f), "box": None if f.box is None else list(f.box)} for f in self.frames]
-        return data
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from fakescan.models.output import DetectorOutput, InputConfig
 from fakescan.ops.spectrum import spectrum
 
 if TYPE_CHECKING:
-    from fakescan.predict.engine import Prediction
+    from fakescan.predict.results import Prediction
 
 __all__ = [
     "CAM_KEYS",

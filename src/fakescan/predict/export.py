@@ -36,8 +36,9 @@ import numpy as np
 import torch
 
 from fakescan._atomic import atomic_write_bytes, atomic_write_text
+from fakescan.checkpoints import CheckpointMeta, checkpoint_paths, read_checkpoint_meta
 from fakescan.errors import CheckpointMismatchError, ConfigError, InputError
-from fakescan.train.checkpoint import CheckpointMeta, checkpoint_paths, read_checkpoint_meta
+from fakescan.scoring import fake_probability
 
 __all__ = ["DEFAULT_OPSET", "ExportResult", "OnnxScorer", "export_onnx", "load_onnx_scorer"]
 
@@ -133,9 +134,9 @@ def export_onnx(
     Raises:
         ConfigError: ``out`` does not end in ``.onnx``, a package is missing, the model has an
             operator the exporter cannot translate (one line naming it), or outputs differ.
-        InputError, CheckpointMismatchError: as :func:`fakescan.train.checkpoint.load_checkpoint`.
+        InputError, CheckpointMismatchError: as :func:`fakescan.checkpoints.load_checkpoint`.
     """
-    from fakescan.train.checkpoint import load_checkpoint
+    from fakescan.checkpoints import load_checkpoint
 
     out = Path(out)
     if out.suffix.lower() != ".onnx":
@@ -206,8 +207,6 @@ class OnnxScorer:
         return self.session.run(None, {self.input_name: array})[0]
 
     def __call__(self, images: torch.Tensor) -> np.ndarray:
-        from fakescan.predict.engine import fake_probability
-
         return fake_probability(self.logits(images))
 
 

@@ -75,7 +75,7 @@ class DataConfig:
         balance: ``"subsample"`` the larger class, a ``"weighted"`` sampler, or ``"none"``.
         max_steps_per_epoch: cut each epoch short (quick runs and demos); ``None`` for full epochs.
         pseudo_fakes: ``"sbi"``: add a Self-Blended Image (Shiohara & Yamasaki, CVPR 2022;
-            :class:`~fakescan.data.pseudo.PseudoFakeDataset`) of every real training crop, drawn anew
+            :class:`~fakescan.synth.pseudo.PseudoFakeDataset`) of every real training crop, drawn anew
             each epoch, so a real/fake model can learn from real faces alone; when the validation data
             has no fakes, its reals get fixed SBI fakes so that AUC can be computed, otherwise
             validation is left untouched. ``"none"``: no pseudo-fakes.

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -38,11 +38,12 @@ from fakescan._atomic import atomic_write_text
 from fakescan.data.datasets.index import CropRecord, read_crop_table, video_digest
 from fakescan.data.loading import Batch, CropFolderDataset, make_loader, set_epoch
 from fakescan.data.packing import class_names_of
-from fakescan.data.pseudo import PseudoFakeDataset
 from fakescan.data.transforms import AugmentConfig, EvalTransform, TrainTransform
 from fakescan.errors import ConfigError, SplitLeakError
 from fakescan.models import create
 from fakescan.models.output import DetectorOutput
+from fakescan.scoring import Predictions, predict_loader, resolve_device
+from fakescan.synth.pseudo import PseudoFakeDataset
 from fakescan.train.config import TrainConfig
 from fakescan.train.distributed import (
     DistributedContext,
@@ -54,24 +55,19 @@ from fakescan.train.distributed import (
     sum_across_ranks,
     sync_buffers,
 )
-from fakescan.train.losses import LossWeights, detector_loss
+from fakescan.train.losses import LossWeights, classification_loss, detector_loss
 
 __all__ = [
     "EarlyStopping",
     "EpochLog",
     "FitResult",
-    "Predictions",
     "TrainingData",
     "fit",
     "gather_predictions",
     "load_training_data",
-    "predict_loader",
-    "resolve_device",
     "seed_everything",
+    "validation_loss",
 ]
-
-if TYPE_CHECKING:
-    from fakescan.evaluate.metrics import FrameScores
 
 TRAIN_VIDEOS_FILE = "train_videos.txt"
 LOG_FILE = "log.csv"
@@ -79,7 +75,7 @@ VAL_SCORES_FILE = "val_scores.csv"
 
 
 # --------------------------------------------------------------------------------------------------
-# Seeds and devices
+# Seeds
 
 
 def seed_everything(seed: int) -> None:
@@ -87,16 +83,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def resolve_device(spec: str) -> torch.device:
-    """``"auto"``: the first CUDA device when there is one, else the CPU."""
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(spec)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {spec!r} asked for, but torch sees no CUDA device")
-    return device
 
 
 # --------------------------------------------------------------------------------------------------
@@ -243,88 +229,13 @@ class EarlyStopping:
 # Prediction
 
 
-@dataclass(frozen=True)
-class Predictions:
-    """Scores of a pass over a loader, one row per crop.
-
-    Attributes:
-        scores: fake probability (``1 − p(real)`` for a K-class model).
-        probs: ``N×K`` class probabilities for a K-class model, else None.
-        labels, class_labels: the truth.
-        video_ids, frame_indices: where each crop comes from.
-        loss: mean classification loss.
-    """
-
-    scores: np.ndarray
-    probs: np.ndarray | None
-    labels: np.ndarray
-    class_labels: np.ndarray
-    video_ids: list[str]
-    frame_indices: np.ndarray
-    loss: float
-
-    def frame_scores(self, methods: Sequence[str]) -> FrameScores:
-        """The rows as :class:`~fakescan.evaluate.metrics.FrameScores` (what the score CSVs hold),
-        with each row's method."""
-        from fakescan.evaluate.metrics import FrameScores
-
-        return FrameScores(
-            video_ids=np.asarray(self.video_ids, dtype=str),
-            frame_indices=self.frame_indices,
-            labels=self.labels,
-            scores=self.scores.astype(np.float64),
-            methods=np.asarray(methods, dtype=str),
-        )
-
-
 def _targets(batch: Batch, num_outputs: int) -> torch.Tensor:
     return batch.labels if num_outputs == 1 else batch.class_labels
 
 
-def fake_scores(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Fake probabilities from logits (one logit: sigmoid; K: ``1 − softmax[:, 0]``) and the softmax."""
-    if logits.shape[1] == 1:
-        return torch.sigmoid(logits[:, 0].float()), None
-    probs = torch.softmax(logits.float(), dim=1)
-    return 1.0 - probs[:, 0], probs
-
-
-@torch.inference_mode()
-def predict_loader(model: nn.Module, loader: Any, device: torch.device) -> Predictions:
-    """Run ``model`` in eval mode over ``loader`` and collect scores; memory grows by a few numbers
-    per crop only."""
-    from fakescan.train.losses import classification_loss
-
-    model.eval()
-    scores, probs, labels, classes, frames = [], [], [], [], []
-    video_ids: list[str] = []
-    loss_sum, count = 0.0, 0
-    for cpu_batch in loader:
-        batch = cpu_batch.to(device, non_blocking=True)
-        logits = model(batch.images)
-        num_outputs = logits.shape[1]
-        loss = classification_loss(logits.float(), _targets(batch, num_outputs))
-        loss_sum += loss.item() * len(batch)
-        count += len(batch)
-        score, prob = fake_scores(logits)
-        scores.append(score.cpu().numpy())
-        if prob is not None:
-            probs.append(prob.cpu().numpy())
-        labels.append(batch.labels.cpu().numpy())
-        classes.append(batch.class_labels.cpu().numpy())
-        frames.append(batch.frame_indices.cpu().numpy())
-        video_ids.extend(batch.video_ids)
-    if count == 0:
-        raise ConfigError("the evaluation data yielded no crops")
-    return Predictions(
-        scores=np.concatenate(scores),
-        probs=np.concatenate(probs) if probs else None,
-        labels=np.concatenate(labels),
-        class_labels=np.concatenate(classes),
-        video_ids=video_ids,
-        frame_indices=np.concatenate(frames),
-        loss=loss_sum / count,
-    )
+def validation_loss(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+    """The plain classification loss of a validation batch (what checkpoint selection minimises)."""
+    return classification_loss(logits, _targets(batch, logits.shape[1]))
 
 
 def gather_predictions(predictions: Predictions, context: DistributedContext) -> Predictions:
@@ -457,11 +368,12 @@ def _all_ranks_speed(
 
 def _write_val_scores(path: Path, predictions: Predictions, dataset: Any) -> None:
     """The best checkpoint's validation scores, one row per crop (what its ``val_metrics`` are of)."""
+    from fakescan.evaluate.metrics import FrameScores
     from fakescan.evaluate.report import write_scores_csv
 
     names = getattr(dataset, "class_names", None)
     methods = [names[c] if names is not None else "" for c in predictions.class_labels.tolist()]
-    write_scores_csv(path, predictions.frame_scores(methods))
+    write_scores_csv(path, FrameScores.of_predictions(predictions, methods))
 
 
 def _val_auc_acc(predictions: Predictions) -> tuple[float, float]:
@@ -570,7 +482,7 @@ def fit(
     Raises:
         ConfigError: bad settings, or ``resume`` with no saved state in ``run_dir``.
     """
-    from fakescan.train.checkpoint import checkpoint_paths
+    from fakescan.checkpoints import checkpoint_paths
 
     run_dir = Path(run_dir)
     if resume and not checkpoint_paths(run_dir / LAST_STATE)[1].is_file():
@@ -597,13 +509,13 @@ def _fit(
     on_epoch: Callable[[EpochLog], None] | None,
     on_step: Callable[[int, float, float], None] | None,
 ) -> FitResult:
-    from fakescan.evaluate.metrics import binary_metrics, calibrate_threshold
-    from fakescan.train.checkpoint import (
+    from fakescan.checkpoints import (
         CheckpointMeta,
         load_training_state,
         save_checkpoint,
         save_training_state,
     )
+    from fakescan.evaluate.metrics import binary_metrics, calibrate_threshold
 
     main = context.is_main
     if main:
@@ -659,7 +571,9 @@ def _fit(
         train_loss = loss_sum / seen
         images_per_s = seen / max(seconds / context.world_size, 1e-9)
         sync_buffers(model, context)
-        predictions = gather_predictions(predict_loader(model, val_loader, device), context)
+        predictions = gather_predictions(
+            predict_loader(model, val_loader, device, loss=validation_loss), context
+        )
         auc, acc = _val_auc_acc(predictions)
         improved = stopper.update(predictions.loss)
         lr = optimizer.param_groups[0]["lr"]

@@ -13,11 +13,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from fakescan.errors import CheckpointMismatchError, ConfigError, InputError
-from fakescan.models import create
-from fakescan.models.output import InputConfig
-from fakescan.ops.spectrum import SpectrumStats
-from fakescan.train.checkpoint import (
+from fakescan.checkpoints import (
     CheckpointMeta,
     capture_rng_state,
     checkpoint_paths,
@@ -28,6 +24,10 @@ from fakescan.train.checkpoint import (
     save_checkpoint,
     save_training_state,
 )
+from fakescan.errors import CheckpointMismatchError, ConfigError, InputError
+from fakescan.models import create
+from fakescan.models.output import InputConfig
+from fakescan.ops.spectrum import SpectrumStats
 
 KWARGS = {"num_classes": 1, "image_size": 32, "drop_rate": 0.5}
 
@@ -291,7 +291,7 @@ def test_training_state_mismatches(tmp_path: Path) -> None:
 def test_a_crash_never_leaves_a_sidecar_without_its_weights(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from fakescan.train import checkpoint
+    from fakescan import checkpoints as checkpoint
 
     def crash(*args: object) -> None:
         raise KeyboardInterrupt

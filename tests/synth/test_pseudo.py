@@ -1,4 +1,4 @@
-"""Tests of fakescan.data.pseudo: Self-Blended pseudo-fakes of real face crops, served as samples."""
+"""Tests of fakescan.synth.pseudo: Self-Blended pseudo-fakes of real face crops, served as samples."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import torch
 from fakescan.data.datasets.index import CropRecord
 from fakescan.data.images import read_image, write_image
 from fakescan.data.loading import CropFolderDataset, balanced_weights, make_loader, set_epoch
-from fakescan.data.pseudo import SBI_METHOD, PseudoFakeDataset
 from fakescan.data.transforms import AugmentConfig, EvalTransform, TrainTransform
 from fakescan.errors import ConfigError, InputError
 from fakescan.models.output import InputConfig
+from fakescan.synth.pseudo import SBI_METHOD, PseudoFakeDataset
 from fakescan.train.config import load_config
 from fakescan.train.engine import TrainingData, _loaders
 from tests.fakes import resynthesise_face
