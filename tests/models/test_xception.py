@@ -119,6 +119,23 @@ def test_legacy_imagenet_file_loads(tmp_path: Path) -> None:
     assert torch.equal(full.fc.weight, state["fc.weight"])
 
 
+def test_legacy_file_without_batch_counters_loads(tmp_path: Path) -> None:
+    # Files saved before PyTorch 0.4.1 have no num_batches_tracked; PyTorch itself accepts them.
+    state = {k: v for k, v in legacy_state().items() if not k.endswith("num_batches_tracked")}
+    assert len(state) < len(legacy_state())
+    path = tmp_path / "xception-imagenet-old.pth"
+    torch.save(state, path)
+    model = create("xception", num_classes=1, pretrained=path)
+    assert torch.equal(model.conv1.weight, state["conv1.weight"])
+    assert torch.equal(model.bn4.running_var, state["bn4.running_var"])
+    assert int(model.bn1.num_batches_tracked) == 0
+    # Any other missing key is still refused, naming it.
+    del state["bn4.running_mean"]
+    torch.save(state, path)
+    with pytest.raises(CheckpointMismatchError, match=r"missing key 'bn4\.running_mean'"):
+        create("xception", pretrained=path)
+
+
 def test_safetensors_weights_load(tmp_path: Path) -> None:
     from safetensors.torch import save_file
 

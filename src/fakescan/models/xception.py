@@ -178,7 +178,9 @@ def load_pretrained(model: Xception, path: str | Path, strict_head: bool = False
     """Load ImageNet (or other) Xception weights from a local file into ``model``.
 
     The classifier is taken only when its shape fits (``strict_head=True`` demands it); every trunk
-    weight must be present with the right shape.
+    weight must be present with the right shape. Batch-norm ``num_batches_tracked`` counters, which
+    files written before PyTorch 0.4.1 (the public ImageNet Xception among them) lack, are the one
+    exception: a missing counter starts at 0, as PyTorch's own batch norm loads such files.
 
     Raises:
         CheckpointMismatchError: naming the file and the first missing, unexpected or misshapen key.
@@ -191,6 +193,8 @@ def load_pretrained(model: Xception, path: str | Path, strict_head: bool = False
                 del state[key]
         for key in [k for k in own if k.startswith("fc.") and k not in state]:
             state[key] = own[key]
+    for key in [k for k in own if k.endswith(".num_batches_tracked") and k not in state]:
+        state[key] = torch.zeros_like(own[key])
     for key in sorted(set(own) | set(state), key=_key_order(own)):
         if key not in state:
             raise CheckpointMismatchError(f"{path}: missing key {key!r} (not an Xception state_dict?)")
