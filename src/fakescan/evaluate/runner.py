@@ -3,7 +3,8 @@
 For each test set (a crops folder with ``crops.csv``): frame-level and video-level ACC, AUC, EER and
 AP at the checkpoint's validation-calibrated threshold, the confusion matrix, a per-method breakdown
 (each method's fakes against all reals, the FaceForensics++ convention) and, for a K-class model,
-multi-class metrics. Video ids come from the crop table, never from folder names. Outputs per test
+multi-class metrics. Video ids come from the crop table, never from folder names, and are prefixed
+with their data set (``dataset/video_id``, as training records them). Outputs per test
 set: ``metrics.json``, ``frames.csv``, ``videos.csv``, ``roc.png``; across sets: ``summary.md`` and
 ``summary.json`` (the cross-data-set table).
 
@@ -14,7 +15,7 @@ refused unless forced (and the overlap is then recorded in its metrics).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -148,15 +149,17 @@ def run_test(
     report = TestReport()
     frame_results, video_results, curves = {}, {}, {}
     for name, folder, records in sets:
+        # Videos are ``dataset/video_id``, as training names them: two data sets in one crops folder
+        # may use the same relative ids.
         dataset = CropFolderDataset(
-            records,
+            [replace(r, video_id=_namespaced(r)) for r in records],
             folder,
             EvalTransform(input_cfg, grayscale=meta.grayscale),
             class_names=meta.class_names if len(meta.class_names) > 2 else None,
         )
         loader = make_loader(dataset, batch_size, workers=workers)
         predictions = predict_loader(model, loader, dev)
-        method_of = {r.video_id: r.method for r in records}
+        method_of = {_namespaced(r): r.method for r in records}
         methods = np.array([method_of.get(v, "") for v in predictions.video_ids])
         ids = np.array(predictions.video_ids)
         frame = binary_metrics(predictions.labels, predictions.scores, threshold)
