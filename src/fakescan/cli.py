@@ -962,16 +962,18 @@ def serve(
     model: Annotated[
         list[str],
         typer.Option(
-            "--model", "-m", help="Training run folder, checkpoint stem or .onnx; NAME=PATH names it (repeat)."
+            "--model",
+            "-m",
+            help="Training run folder, checkpoint stem or .onnx; NAME=PATH names it (repeat).",
         ),
     ],
-    host: Annotated[str, typer.Option(help="Address to bind; beyond loopback needs --token or --no-auth.")] = (
-        "127.0.0.1"
-    ),
+    host: Annotated[
+        str, typer.Option(help="Address to bind; beyond loopback needs --token or --no-auth.")
+    ] = ("127.0.0.1"),
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    data_dir: Annotated[
-        Path, typer.Option(help="Job database and files (kept across restarts).")
-    ] = Path("fakescan-serve"),
+    data_dir: Annotated[Path, typer.Option(help="Job database and files (kept across restarts).")] = Path(
+        "fakescan-serve"
+    ),
     token: Annotated[
         str | None, typer.Option(envvar="FAKESCAN_TOKEN", help="Bearer token every API call must carry.")
     ] = None,

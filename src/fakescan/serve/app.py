@@ -119,7 +119,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
     model_names = [m.name for m in settings.models]
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = JobStore(settings.data_dir)
         requeue = store.recover()
         store.expire(settings.retention_s)
@@ -137,6 +137,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
         sweeper = threading.Thread(target=sweep, daemon=True, name="serve-retention")
         sweeper.start()
         state.update(store=store, pool=pool)
+        app.state.store, app.state.pool = store, pool
         try:
             yield
         finally:
@@ -183,8 +184,14 @@ def create_app(settings: ServeSettings) -> FastAPI:
         if not pool.has_room():
             return _too_busy(pool)
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > settings.max_upload_bytes + 64 * 1024:
-            raise HTTPException(413, f"the upload is larger than the limit ({settings.max_upload_bytes} bytes)")
+        if (
+            declared is not None
+            and declared.isdigit()
+            and int(declared) > settings.max_upload_bytes + 64 * 1024
+        ):
+            raise HTTPException(
+                413, f"the upload is larger than the limit ({settings.max_upload_bytes} bytes)"
+            )
         job_id = _new_id(store)
         folder = store.folder(job_id)
         folder.mkdir(parents=True)

@@ -209,7 +209,9 @@ class WorkerPool:
                 worker.kill()
             raise errors[0]
         for worker in self._workers:
-            thread = threading.Thread(target=self._dispatch, args=(worker,), daemon=True, name="serve-dispatch")
+            thread = threading.Thread(
+                target=self._dispatch, args=(worker,), daemon=True, name="serve-dispatch"
+            )
             thread.start()
             self._threads.append(thread)
 

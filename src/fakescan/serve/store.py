@@ -117,7 +117,9 @@ class JobStore:
     >>> job = store.create("a.jpg", "image", "cnn", {"frames": 4})
     >>> store.get(job.id).status
     'queued'
-    >>> store.start(job.id); store.finish(job.id, {"results": []}, ["timeline.png"])
+    >>> store.start(job.id)
+    True
+    >>> store.finish(job.id, {"results": []}, ["timeline.png"])
     >>> store.get(job.id).status, store.get(job.id).artifacts
     ('done', ('timeline.png',))
     """
@@ -128,8 +130,8 @@ class JobStore:
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.data_dir / "jobs.sqlite3"
         self._local = threading.local()
+        self._db().execute("PRAGMA journal_mode=WAL")
         with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
             db.execute(_SCHEMA)
 
     def _db(self) -> sqlite3.Connection:
@@ -166,12 +168,15 @@ class JobStore:
 
     # -- changes --------------------------------------------------------------------------------
 
-    def create(self, filename: str, kind: str, model: str, options: dict[str, Any], job_id: str | None = None) -> Job:
+    def create(
+        self, filename: str, kind: str, model: str, options: dict[str, Any], job_id: str | None = None
+    ) -> Job:
         """Record a new queued job (its id a fresh UUID4 unless given)."""
         job_id = job_id or str(uuid.uuid4())
         with self._connect() as db:
             db.execute(
-                "INSERT INTO jobs (id, status, filename, kind, model, options, created) VALUES (?,?,?,?,?,?,?)",
+                "INSERT INTO jobs (id, status, filename, kind, model, options, created)"
+                " VALUES (?,?,?,?,?,?,?)",
                 (job_id, "queued", filename, kind, model, json.dumps(options), time.time()),
             )
         return self.get(job_id)  # type: ignore[return-value]
@@ -202,7 +207,11 @@ class JobStore:
             )
 
     def fail(
-        self, job_id: str, error: str, result: dict[str, Any] | None = None, artifacts: list[str] | None = None
+        self,
+        job_id: str,
+        error: str,
+        result: dict[str, Any] | None = None,
+        artifacts: list[str] | None = None,
     ) -> None:
         """Mark a job failed with a one-line reason (and, e.g. for ``no_face``, the result so far)."""
         with self._connect() as db:
@@ -235,7 +244,9 @@ class JobStore:
                 "UPDATE jobs SET status='failed', finished=?, error=? WHERE status='running'",
                 (time.time(), INTERRUPTED),
             )
-            queued = [r["id"] for r in db.execute("SELECT id FROM jobs WHERE status='queued' ORDER BY created")]
+            queued = [
+                r["id"] for r in db.execute("SELECT id FROM jobs WHERE status='queued' ORDER BY created")
+            ]
             known = {r["id"] for r in db.execute("SELECT id FROM jobs")}
         for folder in self.jobs_dir.iterdir():
             if folder.name not in known:
