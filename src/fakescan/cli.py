@@ -969,10 +969,10 @@ def serve(
     ],
     host: Annotated[
         str, typer.Option(help="Address to bind; beyond loopback needs --token or --no-auth.")
-    ] = ("127.0.0.1"),
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     data_dir: Annotated[Path, typer.Option(help="Job database and files (kept across restarts).")] = Path(
-        "fakescan-serve"
+        "runs/serve"
     ),
     token: Annotated[
         str | None, typer.Option(envvar="FAKESCAN_TOKEN", help="Bearer token every API call must carry.")
@@ -996,7 +996,7 @@ def serve(
     try:
         import uvicorn
 
-        from fakescan.serve import PoolSettings, ServeSettings, create_app, resolve_models
+        from fakescan.serve import PoolSettings, ServeSettings, create_app, open_service, resolve_models
     except ImportError as error:
         raise FakescanError(
             f"fakescan serve needs the serve extra ({error.name} is missing): "
@@ -1014,19 +1014,18 @@ def serve(
         retention_s=retention_hours * 3600.0,
         default_frames=frames,
     )
-    from fakescan.train.checkpoint import checkpoint_paths
-
-    for spec in settings.models:
-        weights = spec.path if spec.backend == "onnx" else checkpoint_paths(spec.path)[0]
-        if not weights.is_file():
-            raise ConfigError(f"--model {spec.path}: {weights} not found")
     console.print(
-        f"fakescan serve: {', '.join(m.name for m in settings.models)} on http://{host}:{port}/ "
-        f"(data in {data_dir}; {workers} workers load the models ...)",
+        f"fakescan serve: {workers} workers load {', '.join(m.name for m in settings.models)} ...",
         soft_wrap=True,
         highlight=False,
     )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    service = open_service(settings)
+    console.print(
+        f"fakescan serve: http://{host}:{port}/ (API docs at /docs; jobs kept in {data_dir})",
+        soft_wrap=True,
+        highlight=False,
+    )
+    uvicorn.run(create_app(settings, service), host=host, port=port, log_level="warning")
 
 
 @samples_app.command("fetch")

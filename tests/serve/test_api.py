@@ -184,3 +184,22 @@ def test_binding_beyond_loopback_needs_a_token_or_no_auth(serve_checkpoint: Path
     assert ServeSettings(models=models, data_dir=tmp_path, host="0.0.0.0", no_auth=True).no_auth
     with pytest.raises(ConfigError, match="at least 8"):
         ServeSettings(models=models, data_dir=tmp_path, token="short")
+
+
+def test_cli_refuses_an_open_host_without_a_token_and_a_missing_model(
+    serve_checkpoint: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from fakescan.cli import app
+
+    runner = CliRunner()
+    args = ["serve", "--model", str(serve_checkpoint), "--data-dir", str(tmp_path / "d")]
+    done = runner.invoke(app, [*args, "--host", "0.0.0.0"])
+    assert done.exit_code == 1 and "give --token T" in done.stderr
+    missing = runner.invoke(
+        app, [*args[:1], "--model", str(tmp_path / "nothing"), *args[3:], "--workers", "1"]
+    )
+    assert missing.exit_code == 1
+    lines = [line for line in missing.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "nothing" in lines[0] and "not found" in lines[0], missing.stderr

@@ -30,6 +30,7 @@ def test_jobs_persist_and_a_restart_fails_the_running_ones(tmp_path: Path) -> No
     assert reopened.get(done.id).artifacts == ("frame-0.jpg",)
     interrupted = reopened.get(running.id)
     assert (interrupted.status, interrupted.error, interrupted.progress) == ("failed", INTERRUPTED, 0.4)
+    assert not reopened.folder(running.id).exists()
     assert reopened.get(waiting.id).status == "queued"
     assert reopened.get(lost.id).status == "failed" and "lost" in reopened.get(lost.id).error
     assert not (tmp_path / "jobs" / "stray").exists()

@@ -7,9 +7,17 @@ per-job timeout; ``app`` is the FastAPI application; ``static/`` the page. Needs
 extra (FastAPI, uvicorn, python-multipart).
 """
 
-from fakescan.serve.app import ServeSettings, create_app
+from fakescan.serve.app import ServeSettings, create_app, open_service
 from fakescan.serve.pool import PoolSettings
 from fakescan.serve.runner import ModelSpec, resolve_models
 from fakescan.serve.store import JobStore
 
-__all__ = ["JobStore", "ModelSpec", "PoolSettings", "ServeSettings", "create_app", "resolve_models"]
+__all__ = [
+    "JobStore",
+    "ModelSpec",
+    "PoolSettings",
+    "ServeSettings",
+    "create_app",
+    "open_service",
+    "resolve_models",
+]

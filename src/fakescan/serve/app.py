@@ -39,7 +39,7 @@ from fakescan.serve.runner import ModelSpec, probe_media
 from fakescan.serve.store import Job, JobStore, parse_job_id
 from fakescan.serve.upload import UploadError, receive_upload
 
-__all__ = ["LOOPBACK", "ServeSettings", "create_app"]
+__all__ = ["LOOPBACK", "ServeSettings", "create_app", "job_document", "open_service"]
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 MAX_FRAMES = 128
@@ -112,21 +112,32 @@ def job_document(job: Job) -> dict[str, Any]:
     }
 
 
-def create_app(settings: ServeSettings) -> FastAPI:
-    """The application; its lifespan opens the job store, recovers jobs left by an earlier run,
-    starts the worker pool (models loaded once per worker) and the retention sweeper."""
+def open_service(settings: ServeSettings) -> tuple[JobStore, WorkerPool]:
+    """Open the job store, recover the jobs an earlier run left (running ones fail, queued ones are
+    queued again), delete expired jobs, and start the worker pool (every worker loads the models).
+
+    Raises:
+        ConfigError: a model cannot be loaded (the first worker's one-line reason).
+    """
+    store = JobStore(settings.data_dir)
+    requeue = store.recover()
+    store.expire(settings.retention_s)
+    pool = WorkerPool(store, settings.models, settings.pool)
+    pool.start()
+    for job_id in requeue:
+        pool.submit(job_id, force=True)
+    return store, pool
+
+
+def create_app(settings: ServeSettings, service: tuple[JobStore, WorkerPool] | None = None) -> FastAPI:
+    """The application. Its lifespan uses ``service`` (from :func:`open_service`) or opens one,
+    runs the retention sweeper, and stops the workers at shutdown."""
     state: dict[str, Any] = {}
     model_names = [m.name for m in settings.models]
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = JobStore(settings.data_dir)
-        requeue = store.recover()
-        store.expire(settings.retention_s)
-        pool = WorkerPool(store, settings.models, settings.pool)
-        await asyncio.to_thread(pool.start)
-        for job_id in requeue:
-            pool.submit(job_id, force=True)
+        store, pool = service if service is not None else await asyncio.to_thread(open_service, settings)
         stop = threading.Event()
         interval = min(60.0, settings.retention_s / 10)
 

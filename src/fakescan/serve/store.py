@@ -234,12 +234,14 @@ class JobStore:
         return gone
 
     def recover(self) -> list[str]:
-        """After a restart: mark jobs that were running as failed (:data:`INTERRUPTED`), delete the
-        folders of jobs no row knows, and return the queued jobs' ids (oldest first) to run again.
+        """After a restart: mark jobs that were running as failed (:data:`INTERRUPTED`) and delete
+        their files, delete the folders of jobs no row knows, and return the queued jobs' ids
+        (oldest first) to run again.
 
         A queued job whose upload is missing is failed too.
         """
         with self._connect() as db:
+            running = [r["id"] for r in db.execute("SELECT id FROM jobs WHERE status='running'")]
             db.execute(
                 "UPDATE jobs SET status='failed', finished=?, error=? WHERE status='running'",
                 (time.time(), INTERRUPTED),
@@ -248,6 +250,8 @@ class JobStore:
                 r["id"] for r in db.execute("SELECT id FROM jobs WHERE status='queued' ORDER BY created")
             ]
             known = {r["id"] for r in db.execute("SELECT id FROM jobs")}
+        for job_id in running:  # its upload and half-written artefacts
+            shutil.rmtree(self.folder(job_id), ignore_errors=True)
         for folder in self.jobs_dir.iterdir():
             if folder.name not in known:
                 shutil.rmtree(folder, ignore_errors=True)
