@@ -169,7 +169,7 @@ function el(name, attrs, parent) {
 function drawTimeline(r, threshold) {
   const svg = $("timeline");
   svg.replaceChildren();
-  const W = 720, H = 220, left = 46, right = 14, top = 12, bottom = 34;
+  const W = 720, H = 220, left = 46, right = 14, top = 12, bottom = 36;
   const times = r.frames.map((f) => f.timestamp);
   const t0 = Math.min(...times), t1 = Math.max(...times);
   const span = t1 > t0 ? t1 - t0 : 1;
@@ -184,11 +184,14 @@ function drawTimeline(r, threshold) {
   el("text", { x: (left + W) / 2, y: H - 4, "text-anchor": "middle" }, svg).textContent = "time (s)";
   el("text", { x: 12, y: (top + H - bottom) / 2, transform: `rotate(-90 12 ${(top + H - bottom) / 2})`,
     "text-anchor": "middle" }, svg).textContent = "P(fake)";
-  el("text", { x: left, y: H - bottom + 14, "text-anchor": "start" }, svg).textContent = `${t0.toFixed(2)}`;
-  el("text", { x: W - right, y: H - bottom + 14, "text-anchor": "end" }, svg).textContent = `${t1.toFixed(2)}`;
+  const ticks = r.frames.length === 1 ? [t0] : [0, 0.25, 0.5, 0.75, 1].map((q) => t0 + q * span);
+  for (const t of ticks) {
+    el("line", { class: "axis", x1: x(t), x2: x(t), y1: H - bottom, y2: H - bottom + 4 }, svg);
+    el("text", { x: x(t), y: H - bottom + 16, "text-anchor": "middle" }, svg).textContent = t.toFixed(2);
+  }
   el("line", { class: "threshold", x1: left, x2: W - right, y1: y(threshold), y2: y(threshold) }, svg);
-  el("text", { x: W - right - 2, y: y(threshold) - 5, "text-anchor": "end" }, svg).textContent =
-    `threshold ${threshold.toFixed(2)}`;
+  el("text", { x: left + 4, y: y(threshold) - 5, "text-anchor": "start", class: "threshold-label" }, svg)
+    .textContent = `threshold ${threshold.toFixed(2)}`;
   const scored = r.frames.filter((f) => f.probability !== null);
   if (scored.length > 1) {
     el("polyline", { class: "curve", points: scored.map((f) => `${x(f.timestamp)},${y(f.probability)}`).join(" ") }, svg);
