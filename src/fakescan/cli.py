@@ -956,6 +956,78 @@ def demo(
     console.print(f"report: {report.report_md}", soft_wrap=True, highlight=False)
 
 
+@app.command()
+@_report_errors
+def serve(
+    model: Annotated[
+        list[str],
+        typer.Option(
+            "--model",
+            "-m",
+            help="Training run folder, checkpoint stem or .onnx; NAME=PATH names it (repeat).",
+        ),
+    ],
+    host: Annotated[
+        str, typer.Option(help="Address to bind; beyond loopback needs --token or --no-auth.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    data_dir: Annotated[Path, typer.Option(help="Job database and files (kept across restarts).")] = Path(
+        "runs/serve"
+    ),
+    token: Annotated[
+        str | None, typer.Option(envvar="FAKESCAN_TOKEN", help="Bearer token every API call must carry.")
+    ] = None,
+    no_auth: Annotated[bool, typer.Option(help="Allow a non-loopback --host without a token.")] = False,
+    workers: Annotated[int, typer.Option(help="Worker processes (each loads the models once).")] = 2,
+    queue_limit: Annotated[int, typer.Option(help="Jobs that may wait; more get 429 + Retry-After.")] = 16,
+    job_timeout: Annotated[float, typer.Option(help="Seconds a job may run before it fails.")] = 600.0,
+    max_upload_mb: Annotated[float, typer.Option(help="Upload size limit in MB (10^6 bytes).")] = 500.0,
+    retention_hours: Annotated[
+        float, typer.Option(help="Finished jobs and their files are deleted after this many hours.")
+    ] = 168.0,
+    frames: Annotated[int, typer.Option(help="Frames per video when a request does not say.")] = 32,
+    device: Annotated[str, typer.Option(help="torch backend: cpu or cuda.")] = "cpu",
+) -> None:
+    """Run the detection service: a REST API (/api/v1, OpenAPI at /docs) and a web page at /.
+
+    Models are loaded once per worker at start; jobs and results persist in --data-dir (SQLite)
+    and survive a restart. See docs/serve.md.
+    """
+    try:
+        import uvicorn
+
+        from fakescan.serve import PoolSettings, ServeSettings, create_app, open_service, resolve_models
+    except ImportError as error:
+        raise FakescanError(
+            f"fakescan serve needs the serve extra ({error.name} is missing): "
+            "pip install -c constraints.txt -e '.[serve]'"
+        ) from None
+
+    settings = ServeSettings(
+        models=tuple(resolve_models(model)),
+        data_dir=data_dir,
+        host=host,
+        token=token,
+        no_auth=no_auth,
+        pool=PoolSettings(workers=workers, queue_limit=queue_limit, job_timeout_s=job_timeout, device=device),
+        max_upload_bytes=int(max_upload_mb * 1_000_000),
+        retention_s=retention_hours * 3600.0,
+        default_frames=frames,
+    )
+    console.print(
+        f"fakescan serve: {workers} workers load {', '.join(m.name for m in settings.models)} ...",
+        soft_wrap=True,
+        highlight=False,
+    )
+    service = open_service(settings)
+    console.print(
+        f"fakescan serve: http://{host}:{port}/ (API docs at /docs; jobs kept in {data_dir})",
+        soft_wrap=True,
+        highlight=False,
+    )
+    uvicorn.run(create_app(settings, service), host=host, port=port, log_level="warning")
+
+
 @samples_app.command("fetch")
 @_report_errors
 def samples_fetch() -> None:
