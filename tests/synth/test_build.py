@@ -17,11 +17,13 @@ from fakescan.data.video import probe_video, read_frames
 from fakescan.errors import ConfigError
 from fakescan.synth.build import (
     METHOD_FOLDERS,
+    SAME_PEOPLE,
     SYNTH_METHODS,
     SynthReport,
     animate_still,
     build_synthetic_ffpp,
     default_sources,
+    every_sample_source,
     plan_pairs,
 )
 from fakescan.synth.faceswap import FaceClip, resynthesize_clip, swap_face_clip
@@ -190,3 +192,28 @@ def test_a_still_photo_is_animated_with_a_moving_box() -> None:
     assert not np.array_equal(clip.frames[0], clip.frames[-1])
     side = clip.boxes[:, 2] - clip.boxes[:, 0]
     assert np.all(np.abs(side - 96 / 1.8) < 96 / 1.8 * 0.06)
+
+
+@pytest.mark.slow
+def test_every_sample_with_the_new_families_keeps_each_person_to_one_split(
+    samples: Path, tmp_path: Path
+) -> None:
+    new = ["MouthWarp", "Checkerboard", "ColourBlend"]
+    report = build_synthetic_ffpp(
+        every_sample_source(samples), tmp_path / "all", methods=new, frames=4, size=96, seed=1,
+        identities=SAME_PEOPLE, held_out=3, clips_per_video=1,
+    )  # fmt: skip
+    manifest = json.loads((report.root / "synth.json").read_text())
+    origin = {clip["origin"].split()[0]: clip["identity"] for clip in manifest["clips"].values()}
+    # Files showing the same person carry one identity, so the split by person holds.
+    assert {origin.get("single_face.mp4"), origin.get("single_face.jpg")} - {None} == {"single_face"}
+    assert {origin.get("obama.jpg"), origin.get("obama_32bit.png")} - {None} == {"obama"}
+    people = {
+        split: {report.identities[c] for pair in report.pairs[split] for c in pair} for split in SPLITS
+    }
+    assert len(set().union(*people.values())) >= 10
+    assert len(people["test"]) >= 3 and len(people["val"]) >= 2
+    assert not people["train"] & people["test"] and not people["val"] & people["test"]
+    assert not people["train"] & people["val"]
+    records = index_ffpp(report.root, methods=new)  # the leakage guard too
+    assert Counter(r.method for r in records) == {"real": sum(report.reals.values()), **dict.fromkeys(new, sum(report.reals.values()))}

@@ -48,9 +48,11 @@ from fakescan.data.datasets.index import SPLITS, Split
 from fakescan.data.faces.base import Box, FaceDetector, box_area, pick_face
 from fakescan.data.faces.crop import square_crop_box
 from fakescan.errors import ConfigError, InputError
+from fakescan.synth.families import colour_blend_clip, reenact_mouth_clip, upsample_artefacts_clip
 from fakescan.synth.faceswap import FaceClip, FakeClip, resynthesize_clip, swap_face_clip
 
 __all__ = [
+    "ALL_METHODS",
     "CLIP_SECONDS",
     "METHOD_FOLDERS",
     "MIN_FACE",
@@ -60,13 +62,23 @@ __all__ = [
     "build_synthetic_ffpp",
     "cut_clip",
     "default_sources",
+    "every_sample_source",
     "plan_pairs",
 ]
 
-METHOD_FOLDERS: dict[str, str] = {"FaceSwap-lite": "FaceSwap-lite", "Resynth": "Resynth"}
+METHOD_FOLDERS: dict[str, str] = {
+    "FaceSwap-lite": "FaceSwap-lite",
+    "Resynth": "Resynth",
+    "MouthWarp": "MouthWarp",
+    "Checkerboard": "Checkerboard",
+    "ColourBlend": "ColourBlend",
+}
 """Synthetic method → its folder under ``manipulated_sequences``: each method under its own name,
 so that nobody mistakes these forgeries for FF++'s FaceSwap or NeuralTextures."""
-SYNTH_METHODS: tuple[str, ...] = tuple(METHOD_FOLDERS)
+ALL_METHODS: tuple[str, ...] = tuple(METHOD_FOLDERS)
+"""Every synthetic method (:mod:`fakescan.synth.faceswap` and :mod:`fakescan.synth.families`)."""
+SYNTH_METHODS: tuple[str, ...] = ("FaceSwap-lite", "Resynth")
+"""The methods built by default (and by the demo): the face swap and the re-synthesis."""
 CLIP_SECONDS = 2.5
 """A clip cut from a video spans about this long (it is sampled every few frames)."""
 MIN_FACE = 80
@@ -83,6 +95,15 @@ _DEFAULT_SAMPLES = (
     "images/breakingbad.jpg",
     "images/multi_face.jpg",
 )
+SAME_PEOPLE: dict[str, str] = {
+    "face_noface.mov": "single_face",
+    "single_face.jpg": "single_face",
+    "obama_32bit.png": "obama",
+    "obama_partial_face.jpg": "obama",
+}
+"""Sample files that show a person already shown by another sample → that person's identity (the
+man of ``single_face.mp4`` is also in ``face_noface.mov`` and ``single_face.jpg``; three photos
+show Obama). Passed as ``identities`` so that one person never lands in two splits."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +144,12 @@ def default_sources(samples: Path) -> list[Path]:
     sample video shows the same man as ``single_face.mp4``, so it is left out.)
     """
     return [samples / name for name in _DEFAULT_SAMPLES]
+
+
+def every_sample_source(samples: Path) -> list[Path]:
+    """Every sample video and still photo with faces that ships (:data:`SAME_PEOPLE` names those
+    that show someone twice): three videos and eight photos, twelve people."""
+    return sorted((samples / "videos").glob("*")) + sorted((samples / "images").glob("*"))
 
 
 def plan_pairs(
@@ -278,7 +305,7 @@ def _clip_windows(num_frames: int, frames: int, stride: int, count: int) -> list
 
 
 def _video_clips(
-    path: Path, detector: FaceDetector, frames: int, size: int, count: int, skipped: list[str]
+    path: Path, detector: FaceDetector, frames: int, size: int, count: int, skipped: list[str], person: str
 ) -> list[FaceClip]:
     from fakescan.data.video import probe_video, read_frames
 
@@ -312,13 +339,13 @@ def _video_clips(
         )
         step = window[1] - window[0] if len(window) > 1 else 1
         clips.append(
-            cut_clip(images, filled, size, path.stem, Fraction(fps / step).limit_denominator(1001), where)
+            cut_clip(images, filled, size, person, Fraction(fps / step).limit_denominator(1001), where)
         )
     return clips
 
 
 def _photo_clips(
-    path: Path, detector: FaceDetector, frames: int, size: int, seed: int, skipped: list[str]
+    path: Path, detector: FaceDetector, frames: int, size: int, seed: int, skipped: list[str], person: str
 ) -> list[FaceClip]:
     from fakescan.data.images import read_image
 
@@ -333,7 +360,7 @@ def _photo_clips(
     faces.sort(key=lambda d: (d.box[0], -box_area(d.box)))
     clips = []
     for number, face in enumerate(faces):
-        identity = path.stem if len(faces) == 1 else f"{path.stem}-{number}"
+        identity = person if len(faces) == 1 else f"{person}-{number}"
         rng = np.random.default_rng([seed, 1, number, *path.name.encode()])
         clips.append(
             animate_still(image, face.box, rng, frames, size, identity, origin=f"{path.name} face {number}")
@@ -393,7 +420,13 @@ def _manipulate(method: str, target: FaceClip, source: FaceClip, rng: np.random.
         return swap_face_clip(target, source, rng)
     if method == "Resynth":
         return resynthesize_clip(target, rng)
-    raise ConfigError(f"unknown synthetic method {method!r}; choose from {', '.join(SYNTH_METHODS)}")
+    if method == "MouthWarp":
+        return reenact_mouth_clip(target, rng)
+    if method == "Checkerboard":
+        return upsample_artefacts_clip(target, rng)
+    if method == "ColourBlend":
+        return colour_blend_clip(target, source, rng)
+    raise ConfigError(f"unknown synthetic method {method!r}; choose from {', '.join(ALL_METHODS)}")
 
 
 def build_synthetic_ffpp(
@@ -406,6 +439,8 @@ def build_synthetic_ffpp(
     *,
     clips_per_video: int = 3,
     folders: Mapping[str, str] | None = None,
+    identities: Mapping[str, str] | None = None,
+    held_out: int = HELD_OUT,
     detector: FaceDetector | None = None,
     overwrite: bool = False,
 ) -> SynthReport:
@@ -415,12 +450,16 @@ def build_synthetic_ffpp(
         sources: face videos and photos; each video and each face of a photo is one person, and
             they must all be different people (at least six of them).
         out_dir: the data set folder to create (must be empty unless ``overwrite``).
-        methods: synthetic methods, from :data:`SYNTH_METHODS`.
+        methods: synthetic methods, from :data:`ALL_METHODS` (default :data:`SYNTH_METHODS`).
         frames: frames per clip.
         size: side of the square clips, in pixels (even).
         seed: everything random — splits, motion of photos, masks, manipulation parameters.
         clips_per_video: at most this many clips are cut from each video.
         folders: method → folder under ``manipulated_sequences`` (default :data:`METHOD_FOLDERS`).
+        identities: source file name → the person it shows, for files that show someone another
+            file shows too (e.g. :data:`SAME_PEOPLE`); other files are people of their own, named
+            after their stem.
+        held_out: identities held out for each of validation and test (:func:`plan_pairs`).
         detector: face detector (default dlib's HOG, searching video frames at 320 px and photos
             at 800 px).
         overwrite: replace a synthetic data set already in ``out_dir`` (one with ``synth.json``).
@@ -434,9 +473,9 @@ def build_synthetic_ffpp(
     started = time.perf_counter()
     out_dir = Path(out_dir)
     chosen_folders = dict(METHOD_FOLDERS if folders is None else folders)
-    unknown = [m for m in methods if m not in SYNTH_METHODS]
+    unknown = [m for m in methods if m not in ALL_METHODS]
     if unknown or not methods:
-        raise ConfigError(f"unknown synthetic method(s) {unknown}; choose from {', '.join(SYNTH_METHODS)}")
+        raise ConfigError(f"unknown synthetic method(s) {unknown}; choose from {', '.join(ALL_METHODS)}")
     missing = [m for m in methods if m not in chosen_folders]
     if missing:
         raise ConfigError(f"no folder given for method(s) {missing}")
@@ -459,12 +498,13 @@ def build_synthetic_ffpp(
         kind = media_kind(source)
         if kind is None or not source.is_file():
             raise InputError(source, "not a video or image file" if source.exists() else "file not found")
+        person = (identities or {}).get(source.name, source.stem)
         if kind == "video":
-            clips += _video_clips(source, video_detector, frames, size, clips_per_video, skipped)
+            clips += _video_clips(source, video_detector, frames, size, clips_per_video, skipped, person)
         else:
-            clips += _photo_clips(source, photo_detector, frames, size, seed, skipped)
+            clips += _photo_clips(source, photo_detector, frames, size, seed, skipped, person)
     names = {f"{n:03d}": clip for n, clip in enumerate(clips)}
-    plan = plan_pairs({name: clip.identity for name, clip in names.items()}, seed)
+    plan = plan_pairs({name: clip.identity for name, clip in names.items()}, seed, held_out)
     used = sorted({name for pairs in plan.values() for pair in pairs for name in pair})
 
     _prepare_out(out_dir, overwrite)

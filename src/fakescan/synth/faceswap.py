@@ -38,6 +38,8 @@ __all__ = [
     "TEMPLATE_PAD",
     "FaceClip",
     "FakeClip",
+    "align_source",
+    "composite",
     "mask_template",
     "place_mask",
     "resynthesize_clip",
@@ -153,7 +155,7 @@ def transfer_colour(source: np.ndarray, target: np.ndarray, region: np.ndarray) 
     return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
 
 
-def _composite(base: np.ndarray, inserted: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+def composite(base: np.ndarray, inserted: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """``alpha · inserted + (1 − alpha) · base`` in uint8; exactly ``base`` where alpha is 0."""
     weight = alpha[..., None]
     blended = weight * inserted.astype(np.float32) + (1.0 - weight) * base.astype(np.float32)
@@ -161,6 +163,21 @@ def _composite(base: np.ndarray, inserted: np.ndarray, alpha: np.ndarray) -> np.
     untouched = alpha == 0
     out[untouched] = base[untouched]
     return out
+
+
+def align_source(
+    source: np.ndarray, source_box: Box | np.ndarray, target_box: Box | np.ndarray, shape: tuple[int, int]
+) -> np.ndarray:
+    """``source`` scaled and shifted so that its face box lands on ``target_box``, in a frame of
+    ``shape`` (``(H, W)``; borders reflected)."""
+    import cv2
+
+    height, width = shape
+    tx1, ty1, tx2, ty2 = (float(v) for v in target_box)
+    sx1, sy1, sx2, sy2 = (float(v) for v in source_box)
+    kx, ky = (tx2 - tx1) / max(sx2 - sx1, 1.0), (ty2 - ty1) / max(sy2 - sy1, 1.0)
+    align = np.array([[kx, 0.0, tx1 - kx * sx1], [0.0, ky, ty1 - ky * sy1]], np.float32)
+    return cv2.warpAffine(source, align, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
 def swap_face_frame(
@@ -180,14 +197,7 @@ def swap_face_frame(
     import cv2
 
     height, width = target.shape[:2]
-    tx1, ty1, tx2, ty2 = (float(v) for v in target_box)
-    sx1, sy1, sx2, sy2 = (float(v) for v in source_box)
-    kx, ky = (tx2 - tx1) / max(sx2 - sx1, 1.0), (ty2 - ty1) / max(sy2 - sy1, 1.0)
-    align = np.array([[kx, 0.0, tx1 - kx * sx1], [0.0, ky, ty1 - ky * sy1]], np.float32)
-    warped = cv2.warpAffine(
-        source, align, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
-    )
-
+    warped = align_source(source, source_box, target_box, (height, width))
     soft = place_mask(template, target_box, (height, width))
     hard = (soft > 0.5).astype(np.uint8)
     hard[:2], hard[-2:], hard[:, :2], hard[:, -2:] = 0, 0, 0, 0
@@ -199,7 +209,7 @@ def swap_face_frame(
         cv2.cvtColor(matched, cv2.COLOR_RGB2BGR), cv2.cvtColor(target, cv2.COLOR_RGB2BGR),
         hard * 255, (x + w // 2, y + h // 2), cv2.NORMAL_CLONE,
     )  # fmt: skip
-    return _composite(target, cv2.cvtColor(cloned, cv2.COLOR_BGR2RGB), soft), soft
+    return composite(target, cv2.cvtColor(cloned, cv2.COLOR_BGR2RGB), soft), soft
 
 
 def swap_face_clip(target: FaceClip, source: FaceClip, rng: np.random.Generator) -> FakeClip:
@@ -273,6 +283,6 @@ def resynthesize_clip(
             patch, matrix, (width, height), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT
         )
         mask = place_mask(template, box, (height, width))
-        frames.append(_composite(frame, enlarged, mask))
+        frames.append(composite(frame, enlarged, mask))
         masks.append(mask)
     return FakeClip(np.stack(frames), np.stack(masks))
