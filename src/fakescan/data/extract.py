@@ -31,7 +31,7 @@ from typing import Literal
 import numpy as np
 
 from fakescan._atomic import TMP_MARK, atomic_write_text
-from fakescan.data.faces import Detection, FaceDetector, create_detector, pick_face
+from fakescan.data.faces import Detection, FaceDetector, pick_face, shared_detector
 from fakescan.data.faces.base import Box, box_area
 from fakescan.data.faces.crop import BorderMode, crop_face
 from fakescan.data.images import read_image, write_image
@@ -518,7 +518,7 @@ _worker_detector: FaceDetector | None = None
 
 def _build_detector(config: ExtractConfig) -> FaceDetector:
     options = {"max_side": config.detect_max_side}
-    return create_detector(config.detector, weights=config.detector_weights, **options)
+    return shared_detector(config.detector, weights=config.detector_weights, **options)
 
 
 def _worker_init(config: ExtractConfig) -> None:
