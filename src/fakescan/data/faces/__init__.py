@@ -6,6 +6,9 @@ name           backend                                                      need
 ``hog``        dlib HOG + linear SVM (default)                              ``dlib-bin``
 ``haar``       OpenCV Haar cascade                                          OpenCV 4.x
 ``retinaface`` RetinaFace, mobilenet0.25 or resnet50 (5 landmarks)          a local weights file
+``blazeface``  MediaPipe BlazeFace short range (6 key points)                ``ai-edge-litert``
+``blazeface-   MediaPipe BlazeFace full range, small faces (6 key points)    ``ai-edge-litert``
+full``
 =============  ===========================================================  ==================
 
 Backends are imported only when built, so listing them costs nothing. :func:`shared_detector`
@@ -38,6 +41,8 @@ DETECTORS: dict[str, str] = {
     "hog": "fakescan.data.faces.dlib_hog:HogDetector",
     "haar": "fakescan.data.faces.haar:HaarDetector",
     "retinaface": "fakescan.data.faces.retinaface:RetinaFaceDetector",
+    "blazeface": "fakescan.data.faces.blazeface:BlazeFaceDetector",
+    "blazeface-full": "fakescan.data.faces.blazeface:BlazeFaceFullDetector",
 }
 """Registered backends: name → ``module:Class``."""
 
