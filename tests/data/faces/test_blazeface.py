@@ -77,7 +77,7 @@ def test_facemesh_agrees_with_the_detector_eyes_and_follows_the_box(samples: Pat
     for eye, indices in zip(det.landmarks[:2], (LEFT_EYE_MESH, RIGHT_EYE_MESH), strict=True):
         centre = det.mesh[list(indices), :2].mean(axis=0)
         assert np.hypot(*(centre - eye)) < 0.08 * side
-    x1, y1, x2, y2 = det.box
+    x1, _, x2, _ = det.box
     inside = (det.mesh[:, 0] > x1 - 0.2 * side) & (det.mesh[:, 0] < x2 + 0.2 * side)
     assert inside.mean() > 0.95
 

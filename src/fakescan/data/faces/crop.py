@@ -104,7 +104,10 @@ def aligned_crop_matrix(box: Box, angle: float, size: int, margin: float) -> np.
     step of DeepfakeBench's preprocessing (Yan et al., NeurIPS 2023 Datasets & Benchmarks).
 
     >>> aligned_crop_matrix((0, 0, 10, 10), 0.0, 20, 1.0).round(6).tolist()
-    [[2.0, 0.0, 0.0], [0.0, 2.0, 0.0]]
+    [[2.0, 0.0, 0.0], [-0.0, 2.0, 0.0]]
+    >>> m = aligned_crop_matrix((0, 0, 10, 10), 90.0, 20, 1.0)
+    >>> (m @ [10.0, 5.0, 1.0]).round(6).tolist()  # the box's right edge comes out at the top
+    [10.0, 0.0]
     """
     cx, cy = (box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0
     side = max(box[2] - box[0], box[3] - box[1]) * margin
