@@ -260,7 +260,8 @@ def extract(
         bool, typer.Option(help="Keep every face of a frame, not one followed person.")
     ] = False,
     detector: Annotated[
-        str, typer.Option(help="Face detector: hog (default, offline), haar, retinaface.")
+        str,
+        typer.Option(help="Face detector: hog (default), blazeface, blazeface-full, haar, retinaface."),
     ] = "hog",
     detector_weights: Annotated[
         Path | None, typer.Option(help="Local weights file for detectors that need one (retinaface).")
@@ -271,6 +272,9 @@ def extract(
     keyframes_only: Annotated[
         bool,
         typer.Option(help="Read the keyframe nearest each sample: fast on long videos, but inexact frames."),
+    ] = False,
+    align: Annotated[
+        bool, typer.Option(help="Turn crops so that the eyes are level (detectors with landmarks).")
     ] = False,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
     shard: Annotated[str | None, typer.Option(help="Process only part i of n (0-based), e.g. 0/4.")] = None,
@@ -350,6 +354,7 @@ def extract(
         detector_weights=detector_weights,
         detect_max_side=detect_size,
         keyframes_only=keyframes_only,
+        align=align,
     )
     started = time.perf_counter()
     counted = {"frames": 0, "crops": 0}

@@ -249,3 +249,50 @@ def test_keyframes_only_reads_the_keyframe_nearest_each_sample(make_video, tmp_p
     snapped_frames = {row.frame_index for row in snapped.rows}
     assert len(exact_frames) == 8 and not exact_frames <= keyframes
     assert snapped_frames <= keyframes and 1 < len(snapped_frames) <= len(keyframes)
+
+
+def test_blazeface_writes_landmarks_in_the_manifest_and_the_mesh_beside_the_crops(
+    samples: Path, tmp_path: Path
+) -> None:
+    from fakescan.data.extract import MESH_NAME, parse_landmarks
+
+    out = tmp_path / "out"
+    config = ExtractConfig(frames=4, detector="blazeface-full", all_faces=True)
+    report = run_extraction(
+        [samples / "images/multi_face.jpg", samples / "videos/single_face.mp4"], out, config
+    )
+    rows = [r for r in read_manifest(out / "manifest.csv") if r["status"] == "ok"]
+    assert len(rows) == 5 + 4
+    for row in rows:
+        points = parse_landmarks(row["landmarks"])
+        x1, y1, x2, y2 = (float(row[k]) for k in ("x1", "y1", "x2", "y2"))
+        assert len(points) == 6
+        assert all(x1 - 5 < x < x2 + 5 and y1 - 5 < y < y2 + 5 for x, y in points[:4])  # eyes, nose, mouth
+    mesh = np.load(out / "single_face" / MESH_NAME)
+    assert mesh["points"].shape == (4, 468, 3)
+    assert mesh["frame_index"].tolist() == [int(r["frame_index"]) for r in rows if "single_face" in r["crop"]]
+    eyes = parse_landmarks(rows[-1]["landmarks"])[:2]
+    centres = [mesh["points"][-1, list(corners), :2].mean(axis=0) for corners in ((33, 133), (362, 263))]
+    assert np.abs(np.array(centres) - np.array(eyes)).max() < 10  # mesh eye centres = detector eyes
+    # a second run reuses the record; a lost mesh file makes the video be redone
+    assert all(r.skipped for r in run_extraction([samples / "videos/single_face.mp4"], out, config).results)
+    (out / "single_face" / MESH_NAME).unlink()
+    (again,) = run_extraction([samples / "videos/single_face.mp4"], out, config).results
+    assert not again.skipped and (out / "single_face" / MESH_NAME).is_file()
+    assert report.crops == 9
+
+
+def test_align_needs_a_detector_with_landmarks_and_levels_the_eyes(samples: Path, tmp_path: Path) -> None:
+    from fakescan.data.faces import create_detector
+    from fakescan.data.faces.crop import eye_angle
+
+    with pytest.raises(ConfigError, match="--align needs a detector with landmarks"):
+        ExtractConfig(align=True, detector="hog")
+    config = ExtractConfig(detector="blazeface", align=True, all_faces=True, margin=2.0)
+    run_extraction([samples / "images/breakingbad.jpg"], tmp_path, config)
+    crops = sorted((tmp_path / "breakingbad").glob("*.png"))
+    assert len(crops) == 2
+    detector = create_detector("blazeface")
+    for crop in crops:
+        (face,) = detector.detect(read_image(crop))
+        assert abs(eye_angle(*face.landmarks[:2])) < 6  # 9° and 24° in the photograph

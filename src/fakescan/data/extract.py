@@ -4,6 +4,8 @@ Layout of the output folder ``DIR``::
 
     DIR/<input path relative to its root, without extension>/<frame index>.png   one crop per frame
     DIR/<...>/<frame index>_<k>.png    with all_faces: face k of the frame, 0 being the largest
+    DIR/<...>/_mesh.npz            with a detector that gives a dense mesh (blazeface): the 468
+                                   FaceMesh points of every kept face (see :data:`MESH_NAME`)
     DIR/<...>/_extract.json        the file's record, written last: its presence means "finished"
     DIR/manifest.csv               one row per crop (or per frame without a face, or per bad file)
 
@@ -30,10 +32,10 @@ from typing import Literal
 
 import numpy as np
 
-from fakescan._atomic import TMP_MARK, atomic_write_text
-from fakescan.data.faces import Detection, FaceDetector, create_detector, pick_face
+from fakescan._atomic import TMP_MARK, atomic_write_bytes, atomic_write_text
+from fakescan.data.faces import Detection, FaceDetector, pick_face, shared_detector
 from fakescan.data.faces.base import Box, box_area
-from fakescan.data.faces.crop import BorderMode, crop_face
+from fakescan.data.faces.crop import BorderMode, align_face, crop_face
 from fakescan.data.images import read_image, write_image
 from fakescan.data.media import media_kind
 from fakescan.data.video import (
@@ -46,6 +48,7 @@ from fakescan.data.video import (
 from fakescan.errors import ConfigError, DecodeError, InputError
 
 __all__ = [
+    "MESH_NAME",
     "RECORD_NAME",
     "ExtractConfig",
     "ExtractReport",
@@ -57,7 +60,9 @@ __all__ = [
     "collect_inputs",
     "describe_failure",
     "extract_item",
+    "format_landmarks",
     "iter_frame_faces",
+    "parse_landmarks",
     "run_extraction",
     "select_shard",
     "write_manifest",
@@ -67,6 +72,10 @@ Status = Literal["ok", "no_face", "decode_error", "unreadable", "error"]
 """Outcome of a file or frame. ``error`` marks a fault of fakescan itself, retried on the next run."""
 
 RECORD_NAME = "_extract.json"
+MESH_NAME = "_mesh.npz"
+"""Side file of the dense landmarks: arrays ``frame_index`` (N,), ``face_index`` (N,) and ``points``
+(N×468×3 float32, ``x, y`` in frame pixels and a relative depth ``z``), one entry per crop row."""
+_NO_LANDMARKS = frozenset({"hog", "haar"})
 _RECORD_VERSION = 1
 _CROP_NAME = re.compile(r"^\d+(_\d+)?\.(png|jpg)$")
 
@@ -87,6 +96,9 @@ class ExtractConfig:
         detector: face detector backend name (see :data:`fakescan.data.faces.DETECTORS`).
         detector_weights: weights file for backends that need one.
         detect_max_side: frames are searched for faces at most this large (longer side).
+        align: turn each crop so that the eyes are level (needs a detector with landmarks:
+            ``blazeface``, ``blazeface-full``, ``retinaface``); the crop is centred on the face and
+            black outside the frame.
         keyframes_only: read the keyframe nearest each sampled frame instead of the frame itself:
             much faster on long videos with sparse keyframes, but inexact, and fewer frames when
             keyframes are further apart than the samples (:func:`~fakescan.data.video.snap_to_keyframes`).
@@ -105,6 +117,7 @@ class ExtractConfig:
     detector_weights: Path | None = None
     detect_max_side: int = 480
     keyframes_only: bool = False
+    align: bool = False
 
     def __post_init__(self) -> None:
         checks = [
@@ -120,6 +133,11 @@ class ExtractConfig:
             (self.border in ("clamp", "pad"), f"--border must be clamp or pad, got {self.border!r}"),
             (self.image_format in ("png", "jpg"), f"--format must be png or jpg, got {self.image_format!r}"),
             (self.detect_max_side >= 64, f"--detect-size must be at least 64, got {self.detect_max_side}"),
+            (
+                not self.align or self.detector not in _NO_LANDMARKS,
+                f"--align needs a detector with landmarks (blazeface, blazeface-full, retinaface), "
+                f"not {self.detector!r}",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -137,6 +155,8 @@ class ExtractConfig:
         values["detector_weights"] = None if self.detector_weights is None else str(self.detector_weights)
         if not self.keyframes_only:
             del values["keyframes_only"]  # records written before the option existed stay valid
+        if not self.align:
+            del values["align"]
         return values
 
 
@@ -161,6 +181,9 @@ class ManifestRow:
     """A manifest line: one crop, one frame without a face, or one file that failed.
 
     ``crop`` is relative to the output folder; numbers that do not apply are ``None`` (empty in CSV).
+    ``landmarks`` holds the detector's key points in frame pixels as ``"x y;x y;..."`` (for
+    ``blazeface``: eyes, nose tip, mouth centre and ears, left and right as seen in the image; for
+    ``retinaface``: eyes, nose tip and mouth corners), empty for detectors without landmarks.
     """
 
     source: str
@@ -176,6 +199,7 @@ class ManifestRow:
     score: float | None = None
     crop: str | None = None
     reason: str = ""
+    landmarks: str = ""
 
 
 @dataclass
@@ -319,6 +343,8 @@ def _load_record(out_dir: Path, item: MediaItem, config: ExtractConfig) -> ItemR
         return None
     if any(row.crop is not None and not (out_dir / row.crop).is_file() for row in rows):
         return None
+    if record.get("mesh") and not (out_dir / item.key / MESH_NAME).is_file():
+        return None
     return ItemResult(item, record["status"], rows, reason=record.get("reason", ""), skipped=True)
 
 
@@ -328,7 +354,7 @@ def _clear_folder(folder: Path) -> None:
         return
     for entry in folder.iterdir():
         if entry.is_file() and (
-            _CROP_NAME.match(entry.name) or TMP_MARK in entry.name or entry.name == RECORD_NAME
+            _CROP_NAME.match(entry.name) or TMP_MARK in entry.name or entry.name in (RECORD_NAME, MESH_NAME)
         ):
             entry.unlink()
 
@@ -389,6 +415,33 @@ class FrameFaces:
     detections: int
 
 
+def _cut(image: np.ndarray, face: Detection, config: ExtractConfig) -> np.ndarray:
+    if config.align and face.landmarks is not None and len(face.landmarks) >= 2:
+        left, right = face.landmarks[0], face.landmarks[1]
+        return align_face(image, face.box, left, right, config.size, config.margin)
+    return crop_face(image, face.box, config.size, config.margin, config.border)
+
+
+def format_landmarks(points: Sequence[tuple[float, float]] | None) -> str:
+    """Key points as the manifest writes them.
+
+    >>> format_landmarks([(1.234, 5.0), (7.0, 8.06)])
+    '1.2 5.0;7.0 8.1'
+    >>> format_landmarks(None)
+    ''
+    """
+    return "" if not points else ";".join(f"{x:.1f} {y:.1f}" for x, y in points)
+
+
+def parse_landmarks(text: str) -> list[tuple[float, float]]:
+    """The key points of a manifest cell (:func:`format_landmarks`); ``[]`` for an empty cell.
+
+    >>> parse_landmarks("1.2 5.0;7.0 8.1")
+    [(1.2, 5.0), (7.0, 8.1)]
+    """
+    return [(float(x), float(y)) for x, y in (p.split() for p in text.split(";") if p.strip())]
+
+
 def iter_frame_faces(item: MediaItem, config: ExtractConfig, detector: FaceDetector) -> Iterator[FrameFaces]:
     """Search the frames ``config`` samples from ``item`` and yield each with its face crops, in memory.
 
@@ -406,11 +459,19 @@ def iter_frame_faces(item: MediaItem, config: ExtractConfig, detector: FaceDetec
         kept = _faces_to_keep(detections, previous, config.all_faces)
         if kept:
             previous = kept[0].box
-        faces = tuple(
-            FaceCrop(k, face, crop_face(image, face.box, config.size, config.margin, config.border))
-            for k, face in enumerate(kept)
-        )
+        faces = tuple(FaceCrop(k, face, _cut(image, face, config)) for k, face in enumerate(kept))
         yield FrameFaces(index, timestamp, image, faces, len(detections))
+
+
+def _write_meshes(path: Path, meshes: Sequence[tuple[int, int, np.ndarray]]) -> None:
+    buffer = io.BytesIO()
+    np.savez_compressed(
+        buffer,
+        frame_index=np.array([m[0] for m in meshes], np.int64),
+        face_index=np.array([m[1] for m in meshes], np.int64),
+        points=np.stack([m[2] for m in meshes]).astype(np.float32),
+    )
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def extract_item(item: MediaItem, config: ExtractConfig, detector: FaceDetector, out_dir: Path) -> ItemResult:
@@ -432,6 +493,7 @@ def extract_item(item: MediaItem, config: ExtractConfig, detector: FaceDetector,
     reason = ""
     frames_read = 0
     source = str(item.path)
+    meshes: list[tuple[int, int, np.ndarray]] = []
     try:
         for frame in iter_frame_faces(item, config, detector):
             frames_read += 1
@@ -452,6 +514,8 @@ def extract_item(item: MediaItem, config: ExtractConfig, detector: FaceDetector,
                     else f"{index}.{config.image_format}"
                 )
                 write_image(folder / name, face.crop)
+                if face.detection.mesh is not None:
+                    meshes.append((index, k, face.detection.mesh))
                 x1, y1, x2, y2 = (round(v, 1) for v in face.detection.box)
                 rows.append(
                     ManifestRow(
@@ -467,6 +531,7 @@ def extract_item(item: MediaItem, config: ExtractConfig, detector: FaceDetector,
                         y2,
                         round(face.detection.score, 4),
                         f"{item.key}/{name}",
+                        landmarks=format_landmarks(face.detection.landmarks),
                     )
                 )
         if frames_read == 0:
@@ -486,7 +551,10 @@ def extract_item(item: MediaItem, config: ExtractConfig, detector: FaceDetector,
     if status == "no_face" and not reason:
         reason = "no face found in any searched frame"
 
+    if meshes:
+        _write_meshes(folder / MESH_NAME, meshes)
     record = {
+        "mesh": bool(meshes),
         "version": _RECORD_VERSION,
         "config": config.fingerprint(),
         "source_stamp": _source_stamp(item.path),
@@ -518,7 +586,7 @@ _worker_detector: FaceDetector | None = None
 
 def _build_detector(config: ExtractConfig) -> FaceDetector:
     options = {"max_side": config.detect_max_side}
-    return create_detector(config.detector, weights=config.detector_weights, **options)
+    return shared_detector(config.detector, weights=config.detector_weights, **options)
 
 
 def _worker_init(config: ExtractConfig) -> None:

@@ -42,7 +42,7 @@ from fakescan.data.extract import (
     collect_inputs,
     iter_frame_faces,
 )
-from fakescan.data.faces import FaceDetector, create_detector
+from fakescan.data.faces import FaceDetector, shared_detector
 from fakescan.data.transforms import EvalTransform
 from fakescan.errors import ConfigError, DecodeError, InputError
 from fakescan.evaluate.metrics import AGGREGATIONS, Aggregation, video_scores
@@ -380,7 +380,7 @@ def run_prediction(
     started = time.perf_counter()
     items, missing, ignored = collect_inputs(inputs)
     extract_config = config.extract_for(predictor.input_cfg)
-    detector = create_detector(
+    detector = shared_detector(
         extract_config.detector,
         weights=extract_config.detector_weights,
         max_side=extract_config.detect_max_side,

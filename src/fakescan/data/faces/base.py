@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
@@ -36,12 +36,16 @@ class Detection:
         box: face box ``(x1, y1, x2, y2)`` in pixels of the image that was searched.
         score: the detector's confidence; its scale depends on the backend (higher is surer).
         landmarks: five ``(x, y)`` points — left eye, right eye, nose tip, left and right mouth
-            corner — when the backend gives them, else ``None``.
+            corner — when the backend gives them, else ``None``. Backends name their points in
+            ``landmark_names``; the first two are always the eyes, left and right as seen in the image.
+        mesh: a dense ``N×3`` float32 landmark mesh ``(x, y, z)`` in the same pixels (FaceMesh's 468
+            points with the BlazeFace backends), else ``None``.
     """
 
     box: Box
     score: float
     landmarks: tuple[tuple[float, float], ...] | None = None
+    mesh: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 class FaceDetector(ABC):
@@ -52,6 +56,8 @@ class FaceDetector(ABC):
     """
 
     name: ClassVar[str]
+    landmark_names: ClassVar[tuple[str, ...]] = ()
+    """Names of the points in :attr:`Detection.landmarks`, empty for a backend without landmarks."""
 
     @abstractmethod
     def detect(self, image: np.ndarray) -> list[Detection]:
@@ -86,7 +92,8 @@ def scale_detection(det: Detection, factor: float) -> Detection:
     inv = 1.0 / factor
     box = (det.box[0] * inv, det.box[1] * inv, det.box[2] * inv, det.box[3] * inv)
     marks = None if det.landmarks is None else tuple((x * inv, y * inv) for x, y in det.landmarks)
-    return Detection(box=box, score=det.score, landmarks=marks)
+    mesh = None if det.mesh is None else (det.mesh * np.float32(inv)).astype(np.float32)
+    return Detection(box=box, score=det.score, landmarks=marks, mesh=mesh)
 
 
 def pick_face(

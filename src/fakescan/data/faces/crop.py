@@ -8,13 +8,21 @@ centred on the face with the outside filled black (``"pad"``). Neither distorts 
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
 
 from fakescan.data.faces.base import Box
 
-__all__ = ["BorderMode", "crop_face", "square_crop_box"]
+__all__ = [
+    "BorderMode",
+    "align_face",
+    "aligned_crop_matrix",
+    "crop_face",
+    "eye_angle",
+    "square_crop_box",
+]
 
 BorderMode = Literal["clamp", "pad"]
 
@@ -75,3 +83,66 @@ def crop_face(
     side = inner.shape[0]
     interpolation = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
     return cv2.resize(inner, (size, size), interpolation=interpolation)
+
+
+def eye_angle(left_eye: tuple[float, float], right_eye: tuple[float, float]) -> float:
+    """Angle in degrees of the line from the image-left eye to the image-right eye (0 = level).
+
+    Positive when the right eye lies lower in the image (y grows downwards).
+
+    >>> eye_angle((0, 0), (10, 0)), round(eye_angle((0, 0), (10, 10)), 6)
+    (0.0, 45.0)
+    """
+    return math.degrees(math.atan2(right_eye[1] - left_eye[1], right_eye[0] - left_eye[0]))
+
+
+def aligned_crop_matrix(box: Box, angle: float, size: int, margin: float) -> np.ndarray:
+    """The 2×3 affine map from frame pixels to an aligned ``size × size`` crop.
+
+    The crop is the square of side ``margin`` × the box's longer side, centred on the box, turned
+    by ``angle`` degrees (:func:`eye_angle`) so that the eyes come out level, as in the alignment
+    step of DeepfakeBench's preprocessing (Yan et al., NeurIPS 2023 Datasets & Benchmarks).
+
+    >>> aligned_crop_matrix((0, 0, 10, 10), 0.0, 20, 1.0).round(6).tolist()
+    [[2.0, 0.0, 0.0], [-0.0, 2.0, 0.0]]
+    >>> m = aligned_crop_matrix((0, 0, 10, 10), 90.0, 20, 1.0)
+    >>> (m @ [10.0, 5.0, 1.0]).round(6).tolist()  # the box's right edge comes out at the top
+    [10.0, 0.0]
+    """
+    cx, cy = (box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0
+    side = max(box[2] - box[0], box[3] - box[1]) * margin
+    scale = size / max(side, 1e-6)
+    theta = math.radians(angle)
+    cos, sin = math.cos(theta) * scale, math.sin(theta) * scale
+    # rotate by -angle about the centre, scale, then move the centre to the crop's centre
+    return np.array(
+        [
+            [cos, sin, size / 2.0 - cos * cx - sin * cy],
+            [-sin, cos, size / 2.0 + sin * cx - cos * cy],
+        ]
+    )
+
+
+def align_face(
+    image: np.ndarray,
+    box: Box,
+    left_eye: tuple[float, float],
+    right_eye: tuple[float, float],
+    size: int = 256,
+    margin: float = 1.3,
+) -> np.ndarray:
+    """A ``size × size × 3`` crop around ``box`` turned so that the two eyes are level.
+
+    The square is centred on the face (outside the frame is black, as with ``border="pad"``).
+    """
+    import cv2
+
+    matrix = aligned_crop_matrix(box, eye_angle(left_eye, right_eye), size, margin)
+    return cv2.warpAffine(
+        image,
+        matrix,
+        (size, size),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=(0, 0, 0),
+    )
