@@ -30,6 +30,7 @@ RANKS: dict[str, int] = {
     "train": 4,
     "evaluate": 4,
     "predict": 5,
+    "serve": 6,
     "demo": 6,
     "cli": 7,
     "__main__": 8,
