@@ -42,6 +42,7 @@ from fakescan.ops.spectrum import (
 
 __all__ = [
     "AugmentConfig",
+    "Degradation",
     "EvalTransform",
     "SpectrumOptions",
     "SpectrumTransform",
@@ -298,6 +299,13 @@ class Transform(Protocol):
     def __call__(self, image: np.ndarray, rng: np.random.Generator) -> Views: ...
 
 
+class Degradation(Protocol):
+    """A random uint8 RGB → uint8 RGB image degradation; randomness only from ``rng``
+    (e.g. :class:`fakescan.data.perturb.RobustAugment`)."""
+
+    def __call__(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray: ...
+
+
 @dataclass(frozen=True)
 class AugmentConfig:
     """Training augmentations, each applied with its probability, in this order.
@@ -364,11 +372,13 @@ def augment_image(image: np.ndarray, config: AugmentConfig, rng: np.random.Gener
 
 @dataclass(frozen=True)
 class TrainTransform:
-    """Resize to ``input_cfg.image_size`` → :func:`augment_image` → :class:`Views`.
+    """Resize to ``input_cfg.image_size`` → :func:`augment_image` → ``degrade`` → :class:`Views`.
 
     Attributes:
         input_cfg: the model's preprocessing (``model.input_cfg``).
         augment: the augmentations and their probabilities.
+        degrade: a further random degradation after them (``--augment robust``:
+            :class:`fakescan.data.perturb.RobustAugment`), drawing from the same generator, or None.
         spectrum: also compute the spectrum of the augmented pixels, or None.
         grayscale: make the (augmented) pixels gray, repeated in 3 channels (:func:`to_grayscale`).
 
@@ -382,9 +392,12 @@ class TrainTransform:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     spectrum: SpectrumTransform | None = None
     grayscale: bool = False
+    degrade: Degradation | None = None
 
     def __call__(self, image: np.ndarray, rng: np.random.Generator) -> Views:
         pixels = augment_image(resize(image, self.input_cfg.image_size), self.augment, rng)
+        if self.degrade is not None:
+            pixels = self.degrade(pixels, rng)
         return _views(to_grayscale(pixels) if self.grayscale else pixels, self.input_cfg, self.spectrum)
 
 

@@ -23,7 +23,16 @@ import numpy as np
 from fakescan.data.datasets.index import CropRecord, read_crop_table
 from fakescan.errors import ConfigError, SplitLeakError
 
-__all__ = ["TestReport", "TestSetResult", "run_test", "training_videos_of"]
+__all__ = [
+    "CropSet",
+    "TestReport",
+    "TestSetResult",
+    "binary_results",
+    "eval_dataset_options",
+    "load_test_sets",
+    "run_test",
+    "training_videos_of",
+]
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,75 @@ def _test_set(folder: Path, split: str | None) -> list[CropRecord]:
     return records
 
 
+@dataclass(frozen=True)
+class CropSet:
+    """One test set of a run: its name, its crops folder and the rows of the split tested."""
+
+    name: str
+    folder: Path
+    records: list[CropRecord]
+
+
+def load_test_sets(
+    checkpoint: str | Path,
+    test_dirs: Sequence[str | Path],
+    split: str | None = "test",
+    force: bool = False,
+    names: Sequence[str] | None = None,
+) -> tuple[list[CropSet], dict[str, int], bool]:
+    """The test sets of ``test_dirs``, each checked against the checkpoint's training videos.
+
+    Returns:
+        the sets; per set, how many of its videos the checkpoint was trained on (0 unless ``force``);
+        whether that overlap was checked (False when forced or when the checkpoint lists no videos).
+
+    Raises:
+        SplitLeakError: a test set shares videos with the training data (unless ``force``).
+        ConfigError: a folder without a crop table or without crops of ``split``.
+    """
+    folders = [Path(d) for d in test_dirs]
+    names = list(names) if names is not None else [f.name or str(f) for f in folders]
+    if len(set(names)) != len(names):
+        names = [f"{n}-{i}" for i, n in enumerate(names)]
+    trained_on = None if force else training_videos_of(checkpoint)
+    sets = [
+        CropSet(name, folder, _test_set(folder, split)) for name, folder in zip(names, folders, strict=True)
+    ]
+    overlaps = {}
+    for test_set in sets:
+        shared = {_namespaced(r) for r in test_set.records} & (trained_on or set())
+        overlaps[test_set.name] = len(shared)
+        if shared:
+            raise SplitLeakError(
+                f"{test_set.folder}: {len(shared)} test video(s) were used to train {checkpoint}, e.g. "
+                f"{sorted(shared)[0]}; refusing to test on them (--force to override)"
+            )
+    return sets, overlaps, trained_on is not None
+
+
+def eval_dataset_options(meta: Any, input_cfg: Any) -> dict[str, Any]:
+    """The transform and class names a test set's :class:`~fakescan.data.loading.CropFolderDataset`
+    takes for a checkpoint (``meta``: its :class:`~fakescan.train.checkpoint.CheckpointMeta`)."""
+    from fakescan.data.transforms import EvalTransform
+
+    return {
+        "transform": EvalTransform(input_cfg, grayscale=meta.grayscale),
+        "class_names": meta.class_names if len(meta.class_names) > 2 else None,
+    }
+
+
+def binary_results(predictions: Any, threshold: float, aggregate: str = "mean") -> tuple[Any, Any, Any]:
+    """Frame metrics, video scores and video metrics of a scoring pass, as ``fakescan test`` reports
+    them (``predictions``: :class:`~fakescan.train.engine.Predictions`)."""
+    from fakescan.evaluate.metrics import binary_metrics, video_scores
+
+    frame = binary_metrics(predictions.labels, predictions.scores, threshold)
+    videos = video_scores(
+        np.array(predictions.video_ids), predictions.labels, predictions.scores, how=aggregate
+    )
+    return frame, videos, binary_metrics(videos.labels, videos.scores, threshold)
+
+
 def run_test(
     checkpoint: str | Path,
     test_dirs: Sequence[str | Path],
@@ -106,13 +184,7 @@ def run_test(
         ConfigError: a folder without a crop table or without crops of ``split``.
     """
     from fakescan.data.loading import CropFolderDataset, make_loader
-    from fakescan.data.transforms import EvalTransform
-    from fakescan.evaluate.metrics import (
-        binary_metrics,
-        multiclass_metrics,
-        per_group_metrics,
-        video_scores,
-    )
+    from fakescan.evaluate.metrics import multiclass_metrics, per_group_metrics
     from fakescan.evaluate.report import (
         cross_dataset_table,
         plot_roc,
@@ -124,21 +196,7 @@ def run_test(
     from fakescan.train.engine import predict_loader, resolve_device
 
     out_dir = Path(out_dir)
-    folders = [Path(d) for d in test_dirs]
-    names = list(names) if names is not None else [f.name or str(f) for f in folders]
-    if len(set(names)) != len(names):
-        names = [f"{n}-{i}" for i, n in enumerate(names)]
-    trained_on = None if force else training_videos_of(checkpoint)
-    sets = [(name, folder, _test_set(folder, split)) for name, folder in zip(names, folders, strict=True)]
-    overlaps = {}
-    for name, folder, records in sets:
-        shared = {_namespaced(r) for r in records} & (trained_on or set())
-        overlaps[name] = len(shared)
-        if shared:
-            raise SplitLeakError(
-                f"{folder}: {len(shared)} test video(s) were used to train {checkpoint}, e.g. "
-                f"{sorted(shared)[0]}; refusing to test on them (--force to override)"
-            )
+    sets, overlaps, checked = load_test_sets(checkpoint, test_dirs, split, force, names)
 
     dev = resolve_device(device)
     model, meta = load_checkpoint(checkpoint, device=str(dev))
@@ -146,21 +204,14 @@ def run_test(
     input_cfg = meta.input_cfg or model.input_cfg
     report = TestReport()
     frame_results, video_results, curves = {}, {}, {}
-    for name, folder, records in sets:
-        dataset = CropFolderDataset(
-            records,
-            folder,
-            EvalTransform(input_cfg, grayscale=meta.grayscale),
-            class_names=meta.class_names if len(meta.class_names) > 2 else None,
-        )
+    for test_set in sets:
+        name, folder, records = test_set.name, test_set.folder, test_set.records
+        dataset = CropFolderDataset(records, folder, **eval_dataset_options(meta, input_cfg))
         loader = make_loader(dataset, batch_size, workers=workers)
         predictions = predict_loader(model, loader, dev)
         method_of = {r.video_id: r.method for r in records}
         methods = np.array([method_of.get(v, "") for v in predictions.video_ids])
-        ids = np.array(predictions.video_ids)
-        frame = binary_metrics(predictions.labels, predictions.scores, threshold)
-        videos = video_scores(ids, predictions.labels, predictions.scores, how=aggregate)
-        video = binary_metrics(videos.labels, videos.scores, threshold)
+        frame, videos, video = binary_results(predictions, threshold, aggregate)
         per_method = per_group_metrics(methods, predictions.labels, predictions.scores, threshold)
         multiclass = None
         if predictions.probs is not None:
@@ -182,7 +233,7 @@ def run_test(
                 "split": split,
                 "threshold": threshold,
                 "aggregate": aggregate,
-                "overlap_with_training": overlaps[name] if trained_on is not None else None,
+                "overlap_with_training": overlaps[name] if checked else None,
                 "frame": frame,
                 "video": video,
                 "per_method": per_method,
