@@ -373,9 +373,11 @@ class Perturbation:
 PERTURBATIONS: dict[str, Perturbation] = {
     p.name: p
     for p in (
-        Perturbation("saturation", "colour saturation", "chroma ×", (0.4, 0.3, 0.2, 0.1, 0.0), _saturation),
-        Perturbation("contrast", "contrast", "intensity ×", (0.85, 0.725, 0.6, 0.475, 0.35), _contrast),
-        Perturbation("occlusion", "block occlusion", "blocks / 256 px", (16, 32, 48, 64, 80), _occlusion),
+        Perturbation(
+            "saturation", "colour saturation", "chroma factor", (0.4, 0.3, 0.2, 0.1, 0.0), _saturation
+        ),
+        Perturbation("contrast", "contrast", "intensity factor", (0.85, 0.725, 0.6, 0.475, 0.35), _contrast),
+        Perturbation("occlusion", "block occlusion", "blocks per 256 px", (16, 32, 48, 64, 80), _occlusion),
         Perturbation("noise", "Gaussian noise", "variance", (0.001, 0.002, 0.005, 0.01, 0.05), _noise),
         Perturbation("blur", "Gaussian blur", "kernel", (7, 9, 13, 17, 21), _blur),
         Perturbation("pixelation", "pixelation", "factor", (2, 3, 4, 5, 6), _pixelate),

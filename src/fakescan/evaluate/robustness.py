@@ -409,7 +409,9 @@ def _number(value: float | None, digits: int = 4) -> str:
 
 
 def _percent(value: float) -> str:
-    return "n/a" if not math.isfinite(value) else f"{100 * value:+.1f}%"
+    if not math.isfinite(value):
+        return "n/a"
+    return "0.0%" if abs(value) < 0.0005 else f"{100 * value:+.1f}%"
 
 
 def _value_text(value: float | None) -> str:
@@ -423,7 +425,7 @@ _SUMMARY_HEADER = (
 
 
 def _summary_row(row: dict[str, Any]) -> str:
-    parameter = f"{row['parameter']} {_value_text(row['value'])}".strip()
+    parameter = f"{row['parameter']} = {_value_text(row['value'])}" if row["level"] else ""
     cells = [row["perturbation"], str(row["level"]), parameter]
     for level in ("frame", "video"):
         change = -row[f"{level}_auc_relative_drop"] if row["level"] else math.nan
@@ -472,7 +474,7 @@ def _summary(
             lines += [
                 "",
                 f"Worst frame AUC: {_number(worst['frame_auc'])}, under {worst['perturbation']} level"
-                f" {worst['level']} ({worst['parameter']} {_value_text(worst['value'])}):"
+                f" {worst['level']} ({worst['parameter']} = {_value_text(worst['value'])}):"
                 f" {_percent(-worst['frame_auc_relative_drop'])} against clean.",
             ]
         lines.append("")
@@ -519,11 +521,11 @@ def plot_robustness(path: str | Path, report: RobustnessReport, title: str, dpi:
                     marker=markers[pname],
                     linewidth=1.5,
                     markersize=5,
-                    label=f"{perturbation.title} ({perturbation.parameter} "
+                    label=f"{perturbation.title} ({perturbation.parameter} = "
                     + ", ".join(_value_text(perturbation.value(c.level)) for c in series)
                     + ")",
                 )
-            axes.axhline(0.5, color="grey", linestyle=":", linewidth=1)
+            axes.axhline(0.5, color="grey", linestyle=":", linewidth=1, label="chance (0.5)")
             low = min([0.45, *finite])
             axes.set(
                 ylim=(max(0.0, low - 0.03), 1.01),
@@ -595,7 +597,9 @@ def _write_outputs(
         write_metrics_json(report.json_path, payload)
         atomic_write_text(report.csv_path, _csv_text(rows))
         atomic_write_text(report.summary_md, _summary(report, rows, checkpoint, threshold))
-        plot_robustness(report.plot_png, report, title=f"fakescan robustness: {Path(str(checkpoint)).name}")
+        named = Path(str(checkpoint))
+        title = f"fakescan robustness of {named.parent.name}/{named.name}: AUC under perturbation"
+        plot_robustness(report.plot_png, report, title=title)
     except OSError as error:
         where = error.filename or out_dir
         raise FakescanError(
