@@ -308,6 +308,13 @@ def run_robustness(
 
     started = time.perf_counter()
     grid = robustness_grid(perturbations, levels)
+    out_dir = Path(out_dir)
+    try:  # an output folder that cannot be made fails now, not after the whole grid
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise FakescanError(
+            f"{out_dir}: cannot write the robustness report ({error.strerror or error})"
+        ) from None
     sets, _, _ = load_test_sets(checkpoint, test_dirs, split, force, names)
     report = RobustnessReport()
     readable = {}
@@ -351,7 +358,7 @@ def run_robustness(
                 )
             )
     report.seconds = time.perf_counter() - started
-    _write_outputs(Path(out_dir), report, checkpoint, meta.threshold, split, aggregate, seed)
+    _write_outputs(out_dir, report, checkpoint, meta.threshold, split, aggregate, seed)
     return report
 
 
