@@ -16,9 +16,10 @@ and the report of one model trained with and without ``--augment robust``.
 The demo's forgeries are synthetic (face swap and re-synthesis of a few people) and its test people
 are held out, but its forgery *methods* are the training ones: the numbers compare the two trainings
 with each other, on this data; they are no claim about real-world deepfakes. Each (augment, seed) run
-is kept in ``--work`` (``robustness.json`` beside its checkpoint) and reused by a later call, so the
-two augmentations can run as two processes (``--augments default`` / ``--augments robust``) and a
-last call with ``--write`` gathers them. torch runs one intra-op thread (the model is tiny; this is
+is kept in ``--work`` (``robustness.json`` beside its checkpoint; the timing in ``timing.json``) and
+reused by a later call (delete them to measure again), so the two augmentations can run as two
+processes (``--augments default`` / ``--augments robust``) and a last call with ``--write`` gathers
+them. The timed ``fakescan robustness`` process runs with torch's default threads, as a user's would. torch runs one intra-op thread (the model is tiny; this is
 what ``fakescan demo`` does).
 
 Run it from the repository root (about an hour on 2 busy CPU cores; ``--parts``, ``--seeds``,
@@ -64,7 +65,11 @@ def ensure_demo(demo: Path) -> None:
 
 
 def time_robustness(demo: Path, work: Path) -> dict[str, float]:
-    """One full ``fakescan robustness`` run in a child process: wall, CPU, crops, peak RSS."""
+    """One full ``fakescan robustness`` run in a child process: wall, CPU, crops, peak RSS (kept in
+    ``work/timing.json`` and reused by a later call)."""
+    cached = work / "timing.json"
+    if cached.is_file():
+        return json.loads(cached.read_text(encoding="utf-8"))
     out = work / "timing"
     command = [
         sys.executable,
@@ -82,13 +87,15 @@ def time_robustness(demo: Path, work: Path) -> dict[str, float]:
     report = json.loads((out / "robustness.json").read_text(encoding="utf-8"))
     crops = sum(s["crops"] for s in report["test_sets"].values())
     cells = 1 + len(next(iter(report["test_sets"].values()))["perturbed"])
-    return {
+    timing = {
         "wall": wall,
         "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
         "crops": crops,
         "cells": cells,
         "rss_mb": after.ru_maxrss / 1024,
     }
+    cached.write_text(json.dumps(timing) + "\n", encoding="utf-8")
+    return timing
 
 
 def train_and_report(demo: Path, work: Path, augment: str, seed: int) -> dict:

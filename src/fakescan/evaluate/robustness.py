@@ -29,7 +29,7 @@ import io
 import math
 import time
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -255,12 +255,6 @@ class PerturbedCropDataset(CropFolderDataset):
         return out
 
 
-def _counting(loader: Iterable[Any], advance: Callable[[int], None]) -> Iterator[Any]:
-    for batch in loader:
-        advance(len(batch))
-        yield batch
-
-
 def _drop(clean: float, value: float) -> tuple[float, float]:
     """Absolute and relative AUC drop (nan where undefined)."""
     if not (math.isfinite(clean) and math.isfinite(value)):
@@ -301,10 +295,13 @@ def run_robustness(
             or a test set none of whose crops can be read.
         FakescanError: an output file cannot be written.
     """
-    from fakescan.data.loading import make_loader
-    from fakescan.evaluate.runner import binary_results, eval_dataset_options, load_test_sets
-    from fakescan.train.checkpoint import load_checkpoint
-    from fakescan.train.engine import predict_loader, resolve_device
+    from fakescan.evaluate.runner import (
+        binary_results,
+        eval_dataset_options,
+        load_scorer,
+        load_test_sets,
+        score_dataset,
+    )
 
     started = time.perf_counter()
     grid = robustness_grid(perturbations, levels)
@@ -328,8 +325,7 @@ def run_robustness(
             )
         readable[test_set.name], report.skipped[test_set.name] = good, skipped
 
-    dev = resolve_device(device)
-    model, meta = load_checkpoint(checkpoint, device=str(dev))
+    model, meta, dev = load_scorer(checkpoint, device)
     options = eval_dataset_options(meta, meta.input_cfg or model.input_cfg)
     cells: list[tuple[Perturbation | None, int]] = [(None, 0), *grid]
     total = sum(len(records) for records in readable.values()) * len(cells)
@@ -349,8 +345,7 @@ def run_robustness(
             dataset = PerturbedCropDataset(
                 records, test_set.folder, perturbation, level, seed=seed, **options
             )
-            loader = make_loader(dataset, batch_size, workers=workers)
-            predictions = predict_loader(model, _counting(loader, advance), dev)
+            predictions = score_dataset(model, dataset, dev, batch_size, workers, on_batch=advance)
             frame, videos, video = binary_results(predictions, meta.threshold, aggregate)
             report.cells.append(
                 RobustnessCell(

@@ -29,8 +29,10 @@ __all__ = [
     "TestSetResult",
     "binary_results",
     "eval_dataset_options",
+    "load_scorer",
     "load_test_sets",
     "run_test",
+    "score_dataset",
     "training_videos_of",
 ]
 
@@ -146,6 +148,42 @@ def eval_dataset_options(meta: Any, input_cfg: Any) -> dict[str, Any]:
     }
 
 
+def load_scorer(checkpoint: str | Path, device: str = "auto") -> tuple[Any, Any, Any]:
+    """The model and :class:`~fakescan.train.checkpoint.CheckpointMeta` of ``checkpoint`` on the
+    resolved ``device`` (``"auto"``: CUDA when there is one), and that device."""
+    from fakescan.train.checkpoint import load_checkpoint
+    from fakescan.train.engine import resolve_device
+
+    dev = resolve_device(device)
+    model, meta = load_checkpoint(checkpoint, device=str(dev))
+    return model, meta, dev
+
+
+def score_dataset(
+    model: Any,
+    dataset: Any,
+    device: Any,
+    batch_size: int = 64,
+    workers: int = 0,
+    on_batch: Callable[[int], None] | None = None,
+) -> Any:
+    """Score every crop of ``dataset`` in order, in batches (:class:`~fakescan.train.engine.Predictions`);
+    ``on_batch`` is called with the size of each batch scored."""
+    from fakescan.data.loading import make_loader
+    from fakescan.train.engine import predict_loader
+
+    loader = make_loader(dataset, batch_size, workers=workers)
+    if on_batch is None:
+        return predict_loader(model, loader, device)
+
+    def counted() -> Any:
+        for batch in loader:
+            on_batch(len(batch))
+            yield batch
+
+    return predict_loader(model, counted(), device)
+
+
 def binary_results(predictions: Any, threshold: float, aggregate: str = "mean") -> tuple[Any, Any, Any]:
     """Frame metrics, video scores and video metrics of a scoring pass, as ``fakescan test`` reports
     them (``predictions``: :class:`~fakescan.train.engine.Predictions`)."""
@@ -183,7 +221,7 @@ def run_test(
         SplitLeakError: a test set shares videos with the training data (unless ``force``).
         ConfigError: a folder without a crop table or without crops of ``split``.
     """
-    from fakescan.data.loading import CropFolderDataset, make_loader
+    from fakescan.data.loading import CropFolderDataset
     from fakescan.evaluate.metrics import multiclass_metrics, per_group_metrics
     from fakescan.evaluate.report import (
         cross_dataset_table,
@@ -192,14 +230,10 @@ def run_test(
         write_scores_csv,
         write_video_scores_csv,
     )
-    from fakescan.train.checkpoint import load_checkpoint
-    from fakescan.train.engine import predict_loader, resolve_device
 
     out_dir = Path(out_dir)
     sets, overlaps, checked = load_test_sets(checkpoint, test_dirs, split, force, names)
-
-    dev = resolve_device(device)
-    model, meta = load_checkpoint(checkpoint, device=str(dev))
+    model, meta, dev = load_scorer(checkpoint, device)
     threshold = meta.threshold
     input_cfg = meta.input_cfg or model.input_cfg
     report = TestReport()
@@ -207,8 +241,7 @@ def run_test(
     for test_set in sets:
         name, folder, records = test_set.name, test_set.folder, test_set.records
         dataset = CropFolderDataset(records, folder, **eval_dataset_options(meta, input_cfg))
-        loader = make_loader(dataset, batch_size, workers=workers)
-        predictions = predict_loader(model, loader, dev)
+        predictions = score_dataset(model, dataset, dev, batch_size, workers)
         method_of = {r.video_id: r.method for r in records}
         methods = np.array([method_of.get(v, "") for v in predictions.video_ids])
         frame, videos, video = binary_results(predictions, threshold, aggregate)
