@@ -25,6 +25,15 @@ def samples() -> Path:
     return fetch_samples()
 
 
+@pytest.fixture(scope="session")
+def crops_dir(samples: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Real and manipulated face crops with ``crops.csv``, split into train, val and test by person
+    (:func:`tests.train.crops.build_crops_dir`); shared by the training and evaluation tests."""
+    from tests.train.crops import build_crops_dir
+
+    return build_crops_dir(samples, tmp_path_factory.mktemp("engine-crops"))
+
+
 def stamp_index(image: np.ndarray, index: int) -> np.ndarray:
     """Paint ``index`` as INDEX_BITS bars along the bottom 16 rows of a copy of ``image``."""
     out = image.copy()

@@ -634,6 +634,14 @@ def train(
             "train on real videos alone, or mix with real fakes. none (default): off.",
         ),
     ] = None,
+    augment: Annotated[
+        str | None,
+        typer.Option(
+            help="Training augmentation: default (flip, light JPEG/blur/noise), robust (flip + the "
+            "real-world perturbations of `fakescan robustness`: colour, occlusion, downscaling, blur, "
+            "noise, JPEG 40-100, H.264; docs/robustness.md) or none.",
+        ),
+    ] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run saved in --out.")] = False,
 ) -> None:
     """Train MODEL on TRAIN_DATA's train split; choose the checkpoint on VAL_DATA's val split only.
@@ -667,6 +675,7 @@ def train(
             "balance": balance,
             "max_steps_per_epoch": max_steps,
             "pseudo_fakes": pseudo_fakes,
+            "augment": augment,
         },
     }
     config = load_config(config_file, overrides)
@@ -674,7 +683,8 @@ def train(
     console.print(
         f"training [bold]{config.model}[/] on {len(data.train)} crops ({len(data.train_videos)} videos), "
         f"validating on {len(data.val)}; classes {', '.join(data.class_names)}"
-        + (" + self-blended pseudo-fakes" if config.data.pseudo_fakes == "sbi" else ""),
+        + (" + self-blended pseudo-fakes" if config.data.pseudo_fakes == "sbi" else "")
+        + (" with robust augmentation" if config.data.augment == "robust" else ""),
         highlight=False,
     )
     with Progress(
@@ -750,6 +760,95 @@ def test_command(
     videos = {r.name: r.video for r in report.results}
     Console().print(cross_dataset_rich_table(frames, videos, title="fakescan test"))
     console.print(f"summary: {report.summary_md}", highlight=False)
+
+
+@app.command()
+@_report_errors
+def robustness(
+    model_path: Annotated[Path, typer.Argument(help="Checkpoint (.safetensors, .json or their stem).")],
+    test_data: Annotated[list[Path], typer.Argument(help="Crops folders (with crops.csv) to test on.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the report, table and plot.")],
+    perturbations: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Perturbations, comma-separated (default all): saturation, contrast, occlusion, noise, "
+            "blur, pixelation, h264, jpeg, resize."
+        ),
+    ] = None,
+    levels: Annotated[
+        str | None, typer.Option(help="Severity levels, comma-separated, 1 = mildest (default all).")
+    ] = None,
+    split: Annotated[
+        str, typer.Option(help="Split of each crop table to test on ('all': every crop).")
+    ] = "test",
+    aggregate: Annotated[str, typer.Option(help="Video score: mean or confident.")] = "mean",
+    seed: Annotated[int, typer.Option(help="Seed of the random perturbations (noise, occlusion).")] = 0,
+    batch_size: Annotated[int, typer.Option("--batch_size", "--batch-size", help="Images per batch.")] = 64,
+    workers: Annotated[int, typer.Option(help="Loader worker processes.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N.")] = "auto",
+    force: Annotated[bool, typer.Option(help="Test even on videos the checkpoint was trained on.")] = False,
+) -> None:
+    """AUC, AP and EER of a checkpoint on its test crops, clean and under compression, blur, noise,
+    occlusion, colour changes and resizing at 5 severity levels (the DeeperForensics-1.0 ladder)."""
+    import math
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from fakescan.evaluate.robustness import run_robustness
+
+    try:
+        chosen_levels = [int(level) for level in _comma_list(levels)] or None
+    except ValueError:
+        raise ConfigError(f"--levels takes level numbers, e.g. 1,3,5; got {levels!r}") from None
+    with Progress(
+        TextColumn("[bold]robustness"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("crops · {task.fields[cell]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("robustness", total=None, cell="")
+
+        def advance(done: int, total: int, cell: str) -> None:
+            progress.update(task, completed=done, total=total, cell=cell)
+
+        report = run_robustness(
+            model_path,
+            test_data,
+            out,
+            perturbations=_comma_list(perturbations) or None,
+            levels=chosen_levels,
+            split=None if split == "all" else split,
+            force=force,
+            batch_size=batch_size,
+            workers=workers,
+            device=device,
+            aggregate=aggregate,
+            seed=seed,
+            on_progress=advance,
+        )
+    for name, skipped in report.skipped.items():
+        clean = report.clean(name)
+        worst = min(
+            (c for c in report.cells if c.test_set == name and c.perturbation is not None),
+            key=lambda c: c.frame.auc if math.isfinite(c.frame.auc) else math.inf,
+        )
+        console.print(
+            f"{name}: {clean.crops} crops, clean frame AUC {clean.frame.auc:.4f}, video AUC "
+            f"{clean.video.auc:.4f}; worst frame AUC {worst.frame.auc:.4f} ({worst.name} level {worst.level})"
+            + (f"; [yellow]{len(skipped)} unreadable crop(s) skipped[/]" if skipped else ""),
+            highlight=False,
+        )
+        for crop in skipped[:5]:
+            console.print(f"[yellow]skipped[/] {crop.crop}: {crop.reason}", soft_wrap=True, highlight=False)
+    console.print(
+        f"{len(report.cells)} cells in {report.seconds:.1f} s; summary: {report.summary_md}, "
+        f"plot: {report.plot_png}",
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 @app.command()

@@ -42,6 +42,7 @@ from fakescan.ops.spectrum import (
 
 __all__ = [
     "AugmentConfig",
+    "Degradation",
     "EvalTransform",
     "SpectrumOptions",
     "SpectrumTransform",
@@ -161,10 +162,12 @@ def to_tensor(image: np.ndarray, input_cfg: InputConfig) -> torch.Tensor:
     [1.0, 1.0, 1.0]
     """
     _check_image(image)
-    mean = torch.tensor(input_cfg.mean, dtype=torch.float32)[:, None, None]
-    std = torch.tensor(input_cfg.std, dtype=torch.float32)[:, None, None]
-    pixels = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float()
-    return pixels.mul_(1.0 / (255.0 * std)).sub_(mean / std)
+    # In numpy, one thread: torch's intra-op threads cost ~50× more than the arithmetic on one crop
+    # when the cores are busy (the loader calls this once per crop).
+    mean = np.asarray(input_cfg.mean, dtype=np.float32)[:, None, None]
+    std = np.asarray(input_cfg.std, dtype=np.float32)[:, None, None]
+    pixels = image.transpose(2, 0, 1).astype(np.float32)
+    return torch.from_numpy(pixels * (np.float32(1.0) / (np.float32(255.0) * std)) - mean / std)
 
 
 # -- spectra -------------------------------------------------------------------------------------
@@ -298,6 +301,13 @@ class Transform(Protocol):
     def __call__(self, image: np.ndarray, rng: np.random.Generator) -> Views: ...
 
 
+class Degradation(Protocol):
+    """A random uint8 RGB → uint8 RGB image degradation; randomness only from ``rng``
+    (e.g. :class:`fakescan.data.perturb.RobustAugment`)."""
+
+    def __call__(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray: ...
+
+
 @dataclass(frozen=True)
 class AugmentConfig:
     """Training augmentations, each applied with its probability, in this order.
@@ -364,11 +374,13 @@ def augment_image(image: np.ndarray, config: AugmentConfig, rng: np.random.Gener
 
 @dataclass(frozen=True)
 class TrainTransform:
-    """Resize to ``input_cfg.image_size`` → :func:`augment_image` → :class:`Views`.
+    """Resize to ``input_cfg.image_size`` → :func:`augment_image` → ``degrade`` → :class:`Views`.
 
     Attributes:
         input_cfg: the model's preprocessing (``model.input_cfg``).
         augment: the augmentations and their probabilities.
+        degrade: a further random degradation after them (``--augment robust``:
+            :class:`fakescan.data.perturb.RobustAugment`), drawing from the same generator, or None.
         spectrum: also compute the spectrum of the augmented pixels, or None.
         grayscale: make the (augmented) pixels gray, repeated in 3 channels (:func:`to_grayscale`).
 
@@ -382,9 +394,12 @@ class TrainTransform:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     spectrum: SpectrumTransform | None = None
     grayscale: bool = False
+    degrade: Degradation | None = None
 
     def __call__(self, image: np.ndarray, rng: np.random.Generator) -> Views:
         pixels = augment_image(resize(image, self.input_cfg.image_size), self.augment, rng)
+        if self.degrade is not None:
+            pixels = self.degrade(pixels, rng)
         return _views(to_grayscale(pixels) if self.grayscale else pixels, self.input_cfg, self.spectrum)
 
 

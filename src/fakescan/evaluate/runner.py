@@ -24,7 +24,18 @@ import numpy as np
 from fakescan.data.datasets.index import CropRecord, read_crop_table
 from fakescan.errors import ConfigError, SplitLeakError
 
-__all__ = ["TestReport", "TestSetResult", "run_test", "training_videos_of"]
+__all__ = [
+    "CropSet",
+    "TestReport",
+    "TestSetResult",
+    "binary_results",
+    "eval_dataset_options",
+    "load_scorer",
+    "load_test_sets",
+    "run_test",
+    "score_dataset",
+    "training_videos_of",
+]
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,114 @@ def _test_set(folder: Path, split: str | None) -> list[CropRecord]:
     return records
 
 
+@dataclass(frozen=True)
+class CropSet:
+    """One test set of a run: its name, its crops folder and the rows of the split tested."""
+
+    name: str
+    folder: Path
+    records: list[CropRecord]
+
+
+def load_test_sets(
+    checkpoint: str | Path,
+    test_dirs: Sequence[str | Path],
+    split: str | None = "test",
+    force: bool = False,
+    names: Sequence[str] | None = None,
+) -> tuple[list[CropSet], dict[str, int], bool]:
+    """The test sets of ``test_dirs``, each checked against the checkpoint's training videos.
+
+    Returns:
+        the sets; per set, how many of its videos the checkpoint was trained on (0 unless ``force``);
+        whether that overlap was checked (False when forced or when the checkpoint lists no videos).
+
+    Raises:
+        SplitLeakError: a test set shares videos with the training data (unless ``force``).
+        ConfigError: a folder without a crop table or without crops of ``split``.
+    """
+    folders = [Path(d) for d in test_dirs]
+    names = list(names) if names is not None else [f.name or str(f) for f in folders]
+    if len(set(names)) != len(names):
+        names = [f"{n}-{i}" for i, n in enumerate(names)]
+    trained_on = None if force else training_videos_of(checkpoint)
+    # Videos are ``dataset/video_id``, as training names them: two data sets in one crops folder may
+    # use the same relative ids.
+    sets = [
+        CropSet(name, folder, [replace(r, video_id=_namespaced(r)) for r in _test_set(folder, split)])
+        for name, folder in zip(names, folders, strict=True)
+    ]
+    overlaps = {}
+    for test_set in sets:
+        shared = {r.video_id for r in test_set.records} & (trained_on or set())
+        overlaps[test_set.name] = len(shared)
+        if shared:
+            raise SplitLeakError(
+                f"{test_set.folder}: {len(shared)} test video(s) were used to train {checkpoint}, e.g. "
+                f"{sorted(shared)[0]}; refusing to test on them (--force to override)"
+            )
+    return sets, overlaps, trained_on is not None
+
+
+def eval_dataset_options(meta: Any, input_cfg: Any) -> dict[str, Any]:
+    """The transform and class names a test set's :class:`~fakescan.data.loading.CropFolderDataset`
+    takes for a checkpoint (``meta``: its :class:`~fakescan.checkpoints.CheckpointMeta`)."""
+    from fakescan.data.transforms import EvalTransform
+
+    return {
+        "transform": EvalTransform(input_cfg, grayscale=meta.grayscale),
+        "class_names": meta.class_names if len(meta.class_names) > 2 else None,
+    }
+
+
+def load_scorer(checkpoint: str | Path, device: str = "auto") -> tuple[Any, Any, Any]:
+    """The model and :class:`~fakescan.checkpoints.CheckpointMeta` of ``checkpoint`` on the
+    resolved ``device`` (``"auto"``: CUDA when there is one), and that device."""
+    from fakescan.checkpoints import load_checkpoint
+    from fakescan.scoring import resolve_device
+
+    dev = resolve_device(device)
+    model, meta = load_checkpoint(checkpoint, device=str(dev))
+    return model, meta, dev
+
+
+def score_dataset(
+    model: Any,
+    dataset: Any,
+    device: Any,
+    batch_size: int = 64,
+    workers: int = 0,
+    on_batch: Callable[[int], None] | None = None,
+) -> Any:
+    """Score every crop of ``dataset`` in order, in batches (:class:`~fakescan.scoring.Predictions`);
+    ``on_batch`` is called with the size of each batch scored."""
+    from fakescan.data.loading import make_loader
+    from fakescan.scoring import predict_loader
+
+    loader = make_loader(dataset, batch_size, workers=workers)
+    if on_batch is None:
+        return predict_loader(model, loader, device)
+
+    def counted() -> Any:
+        for batch in loader:
+            on_batch(len(batch))
+            yield batch
+
+    return predict_loader(model, counted(), device)
+
+
+def binary_results(predictions: Any, threshold: float, aggregate: str = "mean") -> tuple[Any, Any, Any]:
+    """Frame metrics, video scores and video metrics of a scoring pass, as ``fakescan test`` reports
+    them (``predictions``: :class:`~fakescan.scoring.Predictions`)."""
+    from fakescan.evaluate.metrics import binary_metrics, video_scores
+
+    frame = binary_metrics(predictions.labels, predictions.scores, threshold)
+    videos = video_scores(
+        np.array(predictions.video_ids), predictions.labels, predictions.scores, how=aggregate
+    )
+    return frame, videos, binary_metrics(videos.labels, videos.scores, threshold)
+
+
 def run_test(
     checkpoint: str | Path,
     test_dirs: Sequence[str | Path],
@@ -106,16 +225,8 @@ def run_test(
         SplitLeakError: a test set shares videos with the training data (unless ``force``).
         ConfigError: a folder without a crop table or without crops of ``split``.
     """
-    from fakescan.checkpoints import load_checkpoint
-    from fakescan.data.loading import CropFolderDataset, make_loader
-    from fakescan.data.transforms import EvalTransform
-    from fakescan.evaluate.metrics import (
-        FrameScores,
-        binary_metrics,
-        multiclass_metrics,
-        per_group_metrics,
-        video_scores,
-    )
+    from fakescan.data.loading import CropFolderDataset
+    from fakescan.evaluate.metrics import FrameScores, multiclass_metrics, per_group_metrics
     from fakescan.evaluate.report import (
         cross_dataset_table,
         plot_roc,
@@ -123,48 +234,21 @@ def run_test(
         write_scores_csv,
         write_video_scores_csv,
     )
-    from fakescan.scoring import predict_loader, resolve_device
 
     out_dir = Path(out_dir)
-    folders = [Path(d) for d in test_dirs]
-    names = list(names) if names is not None else [f.name or str(f) for f in folders]
-    if len(set(names)) != len(names):
-        names = [f"{n}-{i}" for i, n in enumerate(names)]
-    trained_on = None if force else training_videos_of(checkpoint)
-    sets = [(name, folder, _test_set(folder, split)) for name, folder in zip(names, folders, strict=True)]
-    overlaps = {}
-    for name, folder, records in sets:
-        shared = {_namespaced(r) for r in records} & (trained_on or set())
-        overlaps[name] = len(shared)
-        if shared:
-            raise SplitLeakError(
-                f"{folder}: {len(shared)} test video(s) were used to train {checkpoint}, e.g. "
-                f"{sorted(shared)[0]}; refusing to test on them (--force to override)"
-            )
-
-    dev = resolve_device(device)
-    model, meta = load_checkpoint(checkpoint, device=str(dev))
+    sets, overlaps, checked = load_test_sets(checkpoint, test_dirs, split, force, names)
+    model, meta, dev = load_scorer(checkpoint, device)
     threshold = meta.threshold
     input_cfg = meta.input_cfg or model.input_cfg
     report = TestReport()
     frame_results, video_results, curves = {}, {}, {}
-    for name, folder, records in sets:
-        # Videos are ``dataset/video_id``, as training names them: two data sets in one crops folder
-        # may use the same relative ids.
-        dataset = CropFolderDataset(
-            [replace(r, video_id=_namespaced(r)) for r in records],
-            folder,
-            EvalTransform(input_cfg, grayscale=meta.grayscale),
-            class_names=meta.class_names if len(meta.class_names) > 2 else None,
-        )
-        loader = make_loader(dataset, batch_size, workers=workers)
-        predictions = predict_loader(model, loader, dev)
-        method_of = {_namespaced(r): r.method for r in records}
+    for test_set in sets:
+        name, folder, records = test_set.name, test_set.folder, test_set.records
+        dataset = CropFolderDataset(records, folder, **eval_dataset_options(meta, input_cfg))
+        predictions = score_dataset(model, dataset, dev, batch_size, workers)
+        method_of = {r.video_id: r.method for r in records}
         methods = np.array([method_of.get(v, "") for v in predictions.video_ids])
-        ids = np.array(predictions.video_ids)
-        frame = binary_metrics(predictions.labels, predictions.scores, threshold)
-        videos = video_scores(ids, predictions.labels, predictions.scores, how=aggregate)
-        video = binary_metrics(videos.labels, videos.scores, threshold)
+        frame, videos, video = binary_results(predictions, threshold, aggregate)
         per_method = per_group_metrics(methods, predictions.labels, predictions.scores, threshold)
         multiclass = None
         if predictions.probs is not None:
@@ -186,7 +270,7 @@ def run_test(
                 "split": split,
                 "threshold": threshold,
                 "aggregate": aggregate,
-                "overlap_with_training": overlaps[name] if trained_on is not None else None,
+                "overlap_with_training": overlaps[name] if checked else None,
                 "frame": frame,
                 "video": video,
                 "per_method": per_method,

@@ -21,6 +21,7 @@ from typing import Any, Literal
 from fakescan.errors import ConfigError
 
 __all__ = [
+    "AUGMENTS",
     "DataConfig",
     "LossConfig",
     "OptimConfig",
@@ -34,6 +35,8 @@ Scheduler = Literal["plateau", "step", "none"]
 Balance = Literal["none", "subsample", "weighted"]
 PseudoFakes = Literal["none", "sbi"]
 PSEUDO_FAKES: tuple[str, ...] = ("none", "sbi")
+Augment = Literal["default", "robust", "none"]
+AUGMENTS: tuple[str, ...] = ("default", "robust", "none")
 ThresholdRule = Literal["eer", "youden", "acc"]
 
 
@@ -71,7 +74,12 @@ class DataConfig:
         grayscale: feed grayscale images (replicated to 3 channels) instead of colour.
         batch_size: images per step.
         workers: DataLoader worker processes.
-        augment: flip, JPEG, blur and noise augmentation on the training split.
+        augment: training-split augmentation. ``"default"``: flip, light JPEG, blur and noise
+            (:class:`~fakescan.data.transforms.AugmentConfig`); ``"robust"``: flip plus the
+            real-world perturbations of ``fakescan robustness`` drawn at random
+            (:class:`~fakescan.data.perturb.RobustAugment`: colour, occlusion, downscaling, blur,
+            noise, JPEG 40–100, H.264); ``"none"``. ``true``/``false`` (older configs) mean
+            ``"default"``/``"none"``.
         balance: ``"subsample"`` the larger class, a ``"weighted"`` sampler, or ``"none"``.
         max_steps_per_epoch: cut each epoch short (quick runs and demos); ``None`` for full epochs.
         pseudo_fakes: ``"sbi"``: add a Self-Blended Image (Shiohara & Yamasaki, CVPR 2022;
@@ -85,10 +93,16 @@ class DataConfig:
     grayscale: bool = False
     batch_size: int = 32
     workers: int = 0
-    augment: bool = True
+    augment: Augment = "default"
     balance: Balance = "none"
     max_steps_per_epoch: int | None = None
     pseudo_fakes: PseudoFakes = "none"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.augment, bool):  # the older on/off form
+            object.__setattr__(self, "augment", "default" if self.augment else "none")
+        if self.augment not in AUGMENTS:
+            raise ConfigError(f"unknown augment {self.augment!r} (choose {', '.join(AUGMENTS)})")
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,7 @@ __all__ = [
     "gather_predictions",
     "load_training_data",
     "seed_everything",
+    "train_transform",
     "validation_loss",
 ]
 
@@ -407,15 +408,25 @@ def subsample_videos(records: Sequence[CropRecord], seed: int) -> list[CropRecor
     return [r for r in records if _namespaced(r) in kept]
 
 
+def train_transform(config: TrainConfig, input_cfg: Any) -> TrainTransform:
+    """The training split's transform for ``config.data.augment`` (default, robust or none)."""
+    if config.data.augment == "robust":
+        from fakescan.data.perturb import RobustAugment
+
+        flip_only = AugmentConfig(flip_p=AugmentConfig().flip_p, jpeg_p=0.0, blur_p=0.0, noise_p=0.0)
+        return TrainTransform(input_cfg, flip_only, grayscale=config.data.grayscale, degrade=RobustAugment())
+    augment = AugmentConfig() if config.data.augment == "default" else AugmentConfig.none()
+    return TrainTransform(input_cfg, augment=augment, grayscale=config.data.grayscale)
+
+
 def _loaders(data: TrainingData, config: TrainConfig, input_cfg: Any) -> tuple[Any, Any]:
-    augment = AugmentConfig() if config.data.augment else AugmentConfig.none()
     train_records = data.train
     if config.data.balance == "subsample":
         train_records = subsample_videos(train_records, config.seed)
     train_set: CropFolderDataset | PseudoFakeDataset = CropFolderDataset(
         train_records,
         data.train_root,
-        TrainTransform(input_cfg, augment=augment, grayscale=config.data.grayscale),
+        train_transform(config, input_cfg),
         class_names=data.class_names,
         seed=config.seed,
     )
