@@ -176,6 +176,41 @@ def test_a_full_queue_answers_429_with_retry_after(client: TestClient, samples: 
     assert client.get("/healthz").json() | {} == {"status": "ok", "queued": 0, "running": 0, "workers": 1}
 
 
+def test_concurrent_clients_retrying_on_429_all_get_their_result(
+    client: TestClient, samples: Path, serve_checkpoint: Path
+) -> None:
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    files = [
+        samples / "images/obama.jpg",
+        samples / "images/biden.jpg",
+        samples / "videos/single_face.mp4",
+    ] * 2
+    refused: list[int] = []
+
+    def one(path: Path) -> dict:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            answer = post(client, path, frames=2)
+            if answer.status_code == 202:
+                return wait_for(client, answer.json()["id"])
+            assert answer.status_code == 429, answer.text
+            refused.append(int(answer.headers["retry-after"]))
+            time.sleep(0.3)
+        raise AssertionError("no place in the queue within 120 s")
+
+    with ThreadPoolExecutor(len(files)) as pool:
+        jobs = list(pool.map(one, files))
+    assert refused and min(refused) >= 1  # one worker and a queue of one: most were refused at first
+    assert len({job["id"] for job in jobs}) == len(files)
+    for path in files[:3]:
+        want = predicted(path, serve_checkpoint, 2)
+        for job in (j for j, f in zip(jobs, files, strict=True) if f == path):
+            assert job["status"] == "done"
+            same_as_predict(job["result"], want)
+
+
 def test_binding_beyond_loopback_needs_a_token_or_no_auth(serve_checkpoint: Path, tmp_path: Path) -> None:
     models = tuple(resolve_models([serve_checkpoint]))
     with pytest.raises(ConfigError, match="--token"):
