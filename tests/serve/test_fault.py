@@ -1,5 +1,6 @@
 """A server killed with SIGKILL during a job, restarted on the same data folder: the finished job is
-still served, the interrupted one is reported failed with its reason, and new jobs run."""
+still served, the interrupted one is reported failed with its reason, and new jobs run; a job past
+the per-job timeout fails, and the next job runs on a fresh worker."""
 
 from __future__ import annotations
 
@@ -71,7 +72,7 @@ def test_kill_9_during_a_job_then_restart(samples: Path, serve_checkpoint: Path,
             server.kill()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = start_server(serve_checkpoint, data, port)
+    server = start_server(serve_checkpoint, data, port, "--job-timeout", "5")
     try:
         again = httpx.get(f"{base}/api/v1/jobs/{finished['id']}", timeout=10).json()
         assert again["status"] == "done" and again["result"] == finished["result"]
@@ -80,6 +81,9 @@ def test_kill_9_during_a_job_then_restart(samples: Path, serve_checkpoint: Path,
         interrupted = httpx.get(f"{base}/api/v1/jobs/{long_id}", timeout=10).json()
         assert interrupted["status"] == "failed" and interrupted["error"] == INTERRUPTED
         assert interrupted["result"] is None and not (data / "jobs" / long_id / "upload.bin").exists()
+        slow = wait_status(base, submit(base, samples / "videos/WolfgangLanger_Pexels.mp4", 96), {"failed"})
+        assert slow["error"] == "WolfgangLanger_Pexels.mp4: timed out after 5 s" and slow["result"] is None
+        # the timed-out worker was killed; the next job gets a fresh one
         fresh = wait_status(base, submit(base, samples / "images/obama.jpg", 1), {"done", "failed"})
         assert fresh["status"] == "done" and fresh["result"]["results"][0]["score"] == pytest.approx(
             finished["result"]["results"][0]["score"], abs=1e-6
