@@ -241,7 +241,8 @@ def main() -> None:
         f"{args.sequential} jobs one after another (obama.jpg). Each concurrent job's result is "
         f"compared with `fakescan predict --frames {args.frames} --json` on the same file. Latency: "
         "upload → `done` as the client sees it (429 answers retried after their Retry-After). RSS: "
-        "the server process plus its workers, from /proc.",
+        "the server process plus its workers, summed from /proc (pages the processes share, such as "
+        "torch's libraries, count once per process).",
         "",
         "How: `.venv/bin/python benchmarks/bench_serve.py --write` (a few minutes).",
         "",
@@ -282,7 +283,18 @@ def main() -> None:
             f"({growth / max(keys[-1] - base_mark, 1) * 1000:+.0f} kB per job).",
             "",
         ]
-    lines.append(SECTION_END)
+    flat = len(memory) >= 2 and abs(memory[list(memory)[-1]] - memory[10 if 10 in memory else 1]) < 50
+    verdict = "**Met**" if done == equal == args.concurrent and len(ids) == args.concurrent else "**Not met**"
+    lines += [
+        "Targets:",
+        "",
+        f"- {verdict}: every concurrent job completes with the same result as `fakescan predict`"
+        f" ({equal} of {args.concurrent}), none lost ({args.concurrent - len(ids)}).",
+        f"- {'**Met**' if flat else '**Not met**'}: RSS flat over {args.sequential} sequential jobs"
+        " (within 50 MB after the first 10 jobs warmed the workers up).",
+        "",
+        SECTION_END,
+    ]
     publish("\n".join(lines) + "\n", BENCHMARKS_MD, args.write, SECTION_START, SECTION_END)
 
 
