@@ -137,22 +137,19 @@ def predicted(path: Path, checkpoint: Path, frames: int) -> dict:
     return json.loads(done.stdout)["results"][0]
 
 
+def close(a: float | None, b: float | None) -> bool:
+    """Both missing, or both present and within 1e-6."""
+    return (a is None and b is None) or (a is not None and b is not None and abs(a - b) <= 1e-6)
+
+
 def same(got: dict, want: dict) -> bool:
     """A job's result equals predict's (verdict, score within 1e-6, frames)."""
-    if got["verdict"] != want["verdict"] or got["frames_read"] != want["frames_read"]:
-        return False
-    if (got["score"] is None) != (want["score"] is None):
-        return False
-    if got["score"] is not None and abs(got["score"] - want["score"]) > 1e-6:
-        return False
-    for a, b in zip(got["frames"], want["frames"], strict=True):
-        if a["index"] != b["index"] or a["box"] != b["box"]:
-            return False
-        if (a["probability"] is None) != (b["probability"] is None):
-            return False
-        if a["probability"] is not None and abs(a["probability"] - b["probability"]) > 1e-6:
-            return False
-    return True
+    head = got["verdict"] == want["verdict"] and got["frames_read"] == want["frames_read"]
+    frames = all(
+        a["index"] == b["index"] and a["box"] == b["box"] and close(a["probability"], b["probability"])
+        for a, b in zip(got["frames"], want["frames"], strict=True)
+    )
+    return head and frames and close(got["score"], want["score"])
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -170,9 +167,10 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help=f"update the section in {BENCHMARKS_MD.name}")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
-    from fakescan.data.samples import fetch_samples
     from tests.predict import make_checkpoint
     from tests.serve.conftest import free_port, start_server, stop_server
+
+    from fakescan.data.samples import fetch_samples
 
     samples = fetch_samples()
     work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
