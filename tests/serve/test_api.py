@@ -109,7 +109,11 @@ def test_bad_uploads_get_one_clear_error_and_leave_nothing(client: TestClient, s
         (post(client, samples / "images/obama.jpg", model="nope"), 400, "unknown model 'nope'"),
         (post(client, samples / "images/obama.jpg", frames=0), 400, "frames must be a whole number"),
         (client.post("/api/v1/jobs", content=b"x", headers=AUTH), 415, "multipart/form-data"),
-    ]
+        (client.post("/api/v1/jobs", data={"frames": "2"}, files={"other": ("a.jpg", b"x")}, headers=AUTH),
+         400, "no file in the form field 'file'"),
+        (client.post("/api/v1/jobs", files=[("file", ("a.jpg", b"x")), ("file", ("b.jpg", b"y"))],
+                     headers=AUTH), 400, "exactly one file"),
+    ]  # fmt: skip
     for response, status, message in cases:
         assert response.status_code == status, response.text
         assert message in response.json()["detail"]
