@@ -1081,7 +1081,9 @@ def serve(
     token: Annotated[
         str | None, typer.Option(envvar="FAKESCAN_TOKEN", help="Bearer token every API call must carry.")
     ] = None,
-    no_auth: Annotated[bool, typer.Option(help="Allow a non-loopback --host without a token.")] = False,
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="Allow a non-loopback --host without a token.")
+    ] = False,
     workers: Annotated[int, typer.Option(help="Worker processes (each loads the models once).")] = 2,
     queue_limit: Annotated[int, typer.Option(help="Jobs that may wait; more get 429 + Retry-After.")] = 16,
     job_timeout: Annotated[float, typer.Option(help="Seconds a job may run before it fails.")] = 600.0,

@@ -42,17 +42,24 @@ def client(serve_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         yield test_client
 
 
-def wait_for(client: Any, job_id: str, timeout: float = 120.0, headers: dict | None = None) -> dict:
-    """Poll a job until it is done or failed (bounded)."""
+def wait_for(
+    client: Any,
+    job_id: str,
+    until: tuple[str, ...] = ("done", "failed"),
+    timeout: float = 120.0,
+    headers: dict | None = None,
+) -> dict:
+    """Poll a job (``client``: a TestClient or an ``httpx.Client`` with a base URL) until its status
+    is one of ``until`` (bounded)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         response = client.get(f"/api/v1/jobs/{job_id}", headers=AUTH if headers is None else headers)
         assert response.status_code == 200, response.text
         job = response.json()
-        if job["status"] in ("done", "failed"):
+        if job["status"] in until:
             return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish within {timeout} s")
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} not {' or '.join(until)} within {timeout} s")
 
 
 def free_port() -> int:

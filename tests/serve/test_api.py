@@ -109,7 +109,11 @@ def test_bad_uploads_get_one_clear_error_and_leave_nothing(client: TestClient, s
         (post(client, samples / "images/obama.jpg", model="nope"), 400, "unknown model 'nope'"),
         (post(client, samples / "images/obama.jpg", frames=0), 400, "frames must be a whole number"),
         (client.post("/api/v1/jobs", content=b"x", headers=AUTH), 415, "multipart/form-data"),
-    ]
+        (client.post("/api/v1/jobs", data={"frames": "2"}, files={"other": ("a.jpg", b"x")}, headers=AUTH),
+         400, "no file in the form field 'file'"),
+        (client.post("/api/v1/jobs", files=[("file", ("a.jpg", b"x")), ("file", ("b.jpg", b"y"))],
+                     headers=AUTH), 400, "exactly one file"),
+    ]  # fmt: skip
     for response, status, message in cases:
         assert response.status_code == status, response.text
         assert message in response.json()["detail"]
@@ -174,6 +178,41 @@ def test_a_full_queue_answers_429_with_retry_after(client: TestClient, samples: 
     for answer in (first, second):
         assert wait_for(client, answer.json()["id"])["status"] == "done"
     assert client.get("/healthz").json() | {} == {"status": "ok", "queued": 0, "running": 0, "workers": 1}
+
+
+def test_concurrent_clients_retrying_on_429_all_get_their_result(
+    client: TestClient, samples: Path, serve_checkpoint: Path
+) -> None:
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    files = [
+        samples / "images/obama.jpg",
+        samples / "images/biden.jpg",
+        samples / "videos/single_face.mp4",
+    ] * 2
+    refused: list[int] = []
+
+    def one(path: Path) -> dict:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            answer = post(client, path, frames=2)
+            if answer.status_code == 202:
+                return wait_for(client, answer.json()["id"])
+            assert answer.status_code == 429, answer.text
+            refused.append(int(answer.headers["retry-after"]))
+            time.sleep(0.3)
+        raise AssertionError("no place in the queue within 120 s")
+
+    with ThreadPoolExecutor(len(files)) as pool:
+        jobs = list(pool.map(one, files))
+    assert refused and min(refused) >= 1  # one worker and a queue of one: most were refused at first
+    assert len({job["id"] for job in jobs}) == len(files)
+    for path in files[:3]:
+        want = predicted(path, serve_checkpoint, 2)
+        for job in (j for j, f in zip(jobs, files, strict=True) if f == path):
+            assert job["status"] == "done"
+            same_as_predict(job["result"], want)
 
 
 def test_binding_beyond_loopback_needs_a_token_or_no_auth(serve_checkpoint: Path, tmp_path: Path) -> None:

@@ -68,7 +68,8 @@ def test_the_page_shows_verdict_timeline_and_heatmaps(
         assert verdict.startswith(("Likely FAKE", "Likely REAL")) and "single_face.mp4" in verdict
         assert "against the threshold 0.300" in chrome.find_element(By.ID, "score-text").text
         points = chrome.find_elements(By.CSS_SELECTOR, "#timeline .point")
-        assert len(points) == FRAMES
+        searched = chrome.execute_script("return state.job.result.results[0].frames.length")
+        assert len(points) == searched == FRAMES
         assert all(p.get_attribute("aria-label").startswith("frame ") for p in points)
         points[3].click()
         index = points[3].get_attribute("data-index")
@@ -84,6 +85,10 @@ def test_the_page_shows_verdict_timeline_and_heatmaps(
         assert "selected" in points[3].get_attribute("class")
         for image in ("frame-image", "crop", "spectrum"):
             assert chrome.execute_script(f"return document.getElementById('{image}').naturalWidth") > 0
+        loaded = chrome.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+        assert loaded and all(
+            url.startswith(f"http://127.0.0.1:{port}/") or url.startswith("blob:") for url in loaded
+        )
         out = Path(os.environ.get("FAKESCAN_ARTIFACTS", tmp_path))
         out.mkdir(parents=True, exist_ok=True)
         assert chrome.save_screenshot(str(out / "serve-page.png"))

@@ -68,7 +68,7 @@ class ServeSettings:
     token: str | None = None
     no_auth: bool = False
     pool: PoolSettings = field(default_factory=PoolSettings)
-    max_upload_bytes: int = 500 * 1024 * 1024
+    max_upload_bytes: int = 500_000_000
     retention_s: float = 7 * 24 * 3600.0
     default_frames: int = 32
 

@@ -135,7 +135,12 @@ class _Worker:
         self.kill()
 
     def run(self, request: JobRequest, store: JobStore) -> JobOutcome:
-        """Send one job and wait for its result, killing and restarting the worker on a timeout."""
+        """Send one job and wait for its result; on a timeout or a crash the worker is killed (and
+        started afresh before the next job)."""
+        if self.stopping:
+            return JobOutcome("failed", error=INTERRUPTED)
+        if self.process is None or not self.process.is_alive():
+            self.start()  # killed after a timeout or a crash: a fresh worker for the next job
         timeout = self.settings.job_timeout_s
         deadline = time.monotonic() + timeout
         self.conn.send(request)
@@ -147,21 +152,17 @@ class _Worker:
             except (EOFError, OSError):
                 if self.stopping:
                     return JobOutcome("failed", error=INTERRUPTED)
+                self.kill()
                 code = self.process.exitcode
-                self._restart()
                 return JobOutcome("failed", error=f"{request.filename}: the worker died (exit code {code})")
             if message is None:
-                self._restart()
+                self.kill()
                 return JobOutcome("failed", error=f"{request.filename}: timed out after {timeout:g} s")
             kind, payload = message
             if kind == "progress":
                 store.progress(request.job_id, payload)
             else:
                 return payload
-
-    def _restart(self) -> None:
-        self.kill()
-        self.start()
 
 
 class WorkerPool:
