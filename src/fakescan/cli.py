@@ -765,6 +765,9 @@ def predict(
         typer.Option(help="Video score from frame probabilities: mean, or confident (the surest half)."),
     ] = "mean",
     batch_size: Annotated[int, typer.Option(help="Face crops per forward pass.")] = 32,
+    crop_size: Annotated[
+        int, typer.Option(help="Cut faces at this side, as `extract --size` cut the training crops.")
+    ] = 256,
     margin: Annotated[float, typer.Option(help="Crop side as a multiple of the face box's long side.")] = 1.3,
     border: Annotated[str, typer.Option(help="At the image border: 'clamp' or 'pad' (black).")] = "clamp",
     detector: Annotated[str, typer.Option(help="Face detector: hog (default), haar, retinaface.")] = "hog",
@@ -788,9 +791,10 @@ def predict(
 ) -> None:
     """Say whether each image or video is fake, with the checkpoint's calibrated threshold.
 
-    Faces are found and cut as by `extract` (same sampling, detector, margin), at the model's input
-    size; nothing is written unless --json/--csv/--explain/--save-crops ask for it. A file without a
-    face gets the verdict no_face. Exit code 1 only when no input could be read.
+    Faces are found and cut as by `extract` (same sampling, detector, margin, --crop-size), then
+    resized to the model's input size as in training; nothing is written unless
+    --json/--csv/--explain/--save-crops ask for it. A file without a face gets the verdict no_face.
+    Exit code 1 only when no input could be read.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -801,6 +805,7 @@ def predict(
     config = PredictConfig(
         extract=ExtractConfig(
             frames=frames,
+            size=crop_size,
             margin=margin,
             border=border,  # type: ignore[arg-type]  # validated by ExtractConfig
             detector=detector,
