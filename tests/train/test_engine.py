@@ -212,3 +212,33 @@ def test_cli_train_then_test_reports_metrics_scikit_learn_agrees_with(
         ],
     )
     assert forced.exit_code == 0, forced.output
+
+
+@pytest.mark.slow
+def test_mdcsd_spectrum_statistics_come_from_the_training_crops(crops_dir: Path, tmp_path: Path) -> None:
+    from fakescan.checkpoints import load_checkpoint
+    from fakescan.data.loading import CropFolderDataset
+    from fakescan.data.transforms import EvalTransform
+    from fakescan.ops.spectrum import spectrum_stats
+    from fakescan.train.engine import TrainingData
+
+    full = load_training_data(crops_dir, crops_dir)
+    data = TrainingData(full.train[::4], full.val[::6], crops_dir, crops_dir, full.class_names)
+    config = _config(model="mdcsd", epochs=1, data={"batch_size": 4, "max_steps_per_epoch": 1})
+    fit(config, data, tmp_path / "run")
+    model, meta = load_checkpoint(tmp_path / "run/best")
+    # What they should be: the spectra of the (unaugmented) training crops, as the model computes them.
+    dataset = CropFolderDataset(data.train, crops_dir, EvalTransform(model.input_cfg))
+    images = torch.stack([dataset[i].image for i in range(len(dataset))])
+    with torch.inference_mode():
+        expected = spectrum_stats([model.compute_spectrum(images)])
+    assert expected.mean[0] != pytest.approx(0.0, abs=0.1) and expected.std[0] != pytest.approx(1.0, abs=0.05)
+    stored = model.get_spectrum_stats()
+    assert stored.mean == pytest.approx(expected.mean, rel=1e-5)
+    assert stored.std == pytest.approx(expected.std, rel=1e-5)
+    assert meta.spectrum_stats is not None and meta.spectrum_stats.count == expected.count
+    assert meta.spectrum_stats.mean == pytest.approx(expected.mean, rel=1e-5)
+    # Standardised with them, the training spectra have mean 0 and std 1.
+    with torch.inference_mode():
+        standard = model.spectrum_input(images)
+    assert abs(float(standard.mean())) < 1e-3 and float(standard.std()) == pytest.approx(1.0, abs=1e-3)

@@ -42,6 +42,7 @@ from fakescan.data.transforms import AugmentConfig, EvalTransform, TrainTransfor
 from fakescan.errors import ConfigError, SplitLeakError
 from fakescan.models import create
 from fakescan.models.output import DetectorOutput
+from fakescan.ops.spectrum import SpectrumStats, spectrum_stats
 from fakescan.scoring import Predictions, predict_loader, resolve_device
 from fakescan.synth.pseudo import PseudoFakeDataset
 from fakescan.train.config import TrainConfig
@@ -63,6 +64,7 @@ __all__ = [
     "FitResult",
     "TrainingData",
     "fit",
+    "fit_spectrum_stats",
     "gather_predictions",
     "load_training_data",
     "seed_everything",
@@ -448,6 +450,44 @@ def _loaders(data: TrainingData, config: TrainConfig, input_cfg: Any) -> tuple[A
     return train_loader, val_loader
 
 
+SPECTRUM_STATS_CROPS = 2000
+"""At most this many training crops (evenly spread over the crop table) give the spectrum statistics."""
+
+
+def fit_spectrum_stats(
+    model: nn.Module, data: TrainingData, config: TrainConfig, device: torch.device
+) -> SpectrumStats | None:
+    """Training-set statistics of a model's spectrum input, stored in the model; None for a model
+    without one.
+
+    A model that builds its own frequency input (MD-CSD: ``compute_spectrum`` and
+    ``set_spectrum_stats``) standardises it with per-channel mean and std of the training crops
+    (:func:`fakescan.ops.spectrum_stats`), taken here at the start of :func:`fit`: the training
+    split only, unaugmented, as the model computes it, over at most :data:`SPECTRUM_STATS_CROPS`
+    crops. The statistics live in the model's buffers (so in every checkpoint's weights) and in
+    its sidecar (``spectrum_stats``).
+    """
+    compute = getattr(model, "compute_spectrum", None)
+    store = getattr(model, "set_spectrum_stats", None)
+    if not (callable(compute) and callable(store)):
+        return None
+    records = data.train
+    if len(records) > SPECTRUM_STATS_CROPS:
+        picks = np.linspace(0, len(records) - 1, SPECTRUM_STATS_CROPS).round().astype(int)
+        records = [records[i] for i in sorted(set(picks.tolist()))]
+    dataset = CropFolderDataset(
+        records,
+        data.train_root,
+        EvalTransform(model.input_cfg, grayscale=config.data.grayscale),  # type: ignore[arg-type]
+        class_names=data.class_names,
+    )
+    loader = make_loader(dataset, config.data.batch_size, workers=config.data.workers)
+    with torch.inference_mode():
+        stats = spectrum_stats(compute(batch.images.to(device)) for batch in loader)
+    store(stats)
+    return stats
+
+
 LAST_STATE = "last_state"
 BEST_CHECKPOINT = "best"
 
@@ -466,9 +506,11 @@ def fit(
 ) -> FitResult:
     """Train ``config.model`` on ``data.train``, choosing the checkpoint on ``data.val`` only.
 
-    After every epoch: validation loss, AUC and accuracy; the learning-rate schedule steps; a lower
-    validation loss saves ``RUN/best.safetensors`` + ``best.json`` (with the decision threshold
-    calibrated on validation, the validation metrics and the training-video digest); the resumable
+    First, a model that standardises a spectrum input of its own (MD-CSD) gets the statistics of
+    the training crops (:func:`fit_spectrum_stats`). After every epoch: validation loss, AUC and
+    accuracy; the learning-rate schedule steps; a lower validation loss saves
+    ``RUN/best.safetensors`` + ``best.json`` (with the decision threshold calibrated on validation,
+    the validation metrics, the training-video digest and any spectrum statistics); the resumable
     state ``RUN/last_state.*`` and ``RUN/log.csv`` are rewritten. Training stops after
     ``config.epochs`` epochs or ``config.early_stopping`` epochs without improvement.
 
@@ -538,6 +580,8 @@ def _fit(
 
     history: list[EpochLog] = []
     start_epoch = 0
+    # Before any step; a resumed run reads them back with the model's buffers.
+    spectrum = None if resume else fit_spectrum_stats(model, data, config, device)
     if resume:
         state = load_training_state(run_dir / LAST_STATE, optimizer, scheduler, model=model)
         stopper = EarlyStopping(config.early_stopping, **state.early_stopping)
@@ -614,6 +658,7 @@ def _fit(
                     val_metrics={"loss": predictions.loss, **_finite(metrics.to_dict())},
                     epoch=epoch,
                     grayscale=config.data.grayscale,
+                    spectrum_stats=spectrum or _spectrum_stats_of(model),
                 ),
             )
             _write_val_scores(run_dir / VAL_SCORES_FILE, predictions, val_loader.dataset)
@@ -643,6 +688,11 @@ def _fit(
         stopped_early=stopper.should_stop and len(history) < config.epochs,
         history=history,
     )
+
+
+def _spectrum_stats_of(model: nn.Module) -> SpectrumStats | None:
+    read = getattr(model, "get_spectrum_stats", None)
+    return read() if callable(read) else None
 
 
 def _finite(values: dict[str, Any]) -> dict[str, float | None]:
