@@ -429,10 +429,10 @@ def pack(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for the shards and shards.json.")],
     shard_size: Annotated[int, typer.Option(help="At most this many samples per shard.")] = 1000,
     raw: Annotated[
-        bool, typer.Option("--raw", help="Also store each crop's raw |spectrum| image (MD-CSD input).")
+        bool, typer.Option("--raw", help="Also store each crop's raw |spectrum| image (for other tools).")
     ] = False,
     log_scale: Annotated[
-        bool, typer.Option("--log", help="Also store each crop's log-scaled spectrum image (MD-CSD input).")
+        bool, typer.Option("--log", help="Also store each crop's log-scaled spectrum (for other tools).")
     ] = False,
     color: Annotated[
         bool, typer.Option("--color", help="One spectrum per RGB channel instead of the grayscale one.")
@@ -585,9 +585,11 @@ def prepare(
 @_report_errors
 def train(
     model: Annotated[str, typer.Argument(help="Model: cnn, xception, attention_net or mdcsd.")],
-    train_data: Annotated[Path, typer.Argument(help="Crops folder (with crops.csv) to train on.")],
+    train_data: Annotated[
+        Path, typer.Argument(help="Crops folder (crops.csv) or packed shards (shards.json) to train on.")
+    ],
     val_data: Annotated[
-        Path, typer.Argument(help="Crops folder (with crops.csv) to choose the checkpoint on.")
+        Path, typer.Argument(help="Crops folder or packed shards to choose the checkpoint on.")
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkpoints, logs, video lists.")],
     config_file: Annotated[

@@ -242,3 +242,46 @@ def test_mdcsd_spectrum_statistics_come_from_the_training_crops(crops_dir: Path,
     with torch.inference_mode():
         standard = model.spectrum_input(images)
     assert abs(float(standard.mean())) < 1e-3 and float(standard.std()) == pytest.approx(1.0, abs=1e-3)
+
+
+@pytest.mark.slow
+def test_training_reads_packed_shards(crops_dir: Path, tmp_path: Path) -> None:
+    """``fakescan train MODEL SHARDS_DIR SHARDS_DIR``: the same crops as the crops folder, streamed
+    from tar shards; the checkpoint is chosen on the packed validation split."""
+    from fakescan.checkpoints import load_checkpoint
+    from fakescan.data.datasets.index import read_crop_table
+    from fakescan.data.loading import CropFolderDataset, make_loader
+    from fakescan.data.packing import pack_shards
+    from fakescan.data.transforms import EvalTransform
+    from fakescan.scoring import predict_loader
+    from fakescan.train.engine import _loaders
+
+    shards = tmp_path / "shards"
+    pack_shards(
+        read_crop_table(crops_dir / "crops.csv"), crops_dir, shards, shard_size=16, splits=["train", "val"]
+    )
+    packed = load_training_data(shards, shards)
+    folder = load_training_data(crops_dir, crops_dir)
+    assert packed.train == folder.train and packed.val == folder.val and packed.train_shards
+    assert packed.class_names == folder.class_names and packed.train_videos == folder.train_videos
+    config = _config(epochs=3, data={"augment": False})
+    # Each epoch streams the training crops once each, in an order of its own.
+    train_loader, _ = _loaders(packed, config, EvalTransform().input_cfg)
+    seen = [
+        v for batch in train_loader for v in zip(batch.video_ids, batch.frame_indices.tolist(), strict=True)
+    ]
+    assert len(set(seen)) == len(seen) and set(seen) <= {(r.video_id, r.frame_index) for r in packed.train}
+    assert len(packed.train) - config.data.batch_size < len(seen) <= len(packed.train)  # a last part dropped
+
+    result = fit(config, packed, tmp_path / "run")
+    assert result.history[-1].train_loss < result.history[0].train_loss  # it learned
+    assert (tmp_path / "run/train_videos.txt").read_text().split() == folder.train_videos
+    # The validation numbers of the checkpoint are those of its crops, read from the crops folder.
+    model, meta = load_checkpoint(tmp_path / "run/best")
+    loader = make_loader(
+        CropFolderDataset(folder.val, crops_dir, EvalTransform(model.input_cfg)), 32, workers=0
+    )
+    predictions = predict_loader(model, loader, torch.device("cpu"))
+    assert roc_auc_score(predictions.labels, predictions.scores) == pytest.approx(meta.val_metrics["auc"])
+    with pytest.raises(ConfigError, match="cannot be balanced"):
+        fit(_config(epochs=1, data={"balance": "weighted"}), packed, tmp_path / "run2")

@@ -49,6 +49,7 @@ __all__ = [
     "make_loader",
     "sample_rng",
     "set_epoch",
+    "shard_records",
 ]
 
 Balance = Literal["label", "class"]
@@ -411,6 +412,36 @@ def _read_shard(path: Path) -> Iterator[_RawSample]:
         raise InputError(path, f"not a readable tar shard ({error})") from None
     if key is not None:
         yield _raw_sample(path, key, members)
+
+
+def shard_records(shard_paths: Sequence[str | Path]) -> list[CropRecord]:
+    """The crop records of the samples in ``shard_paths``, in order, read from their ``.json``
+    members (one sequential pass over the shards; nothing is decoded).
+
+    Raises:
+        InputError: a shard is missing or unreadable, or a sample's metadata is incomplete.
+    """
+    records = []
+    for path in shard_paths:
+        for raw in _read_shard(Path(path)):
+            meta = raw.meta
+            try:
+                records.append(
+                    CropRecord(
+                        crop=str(meta["crop"]),
+                        video_id=str(meta["video_id"]),
+                        frame_index=int(meta["frame_index"]),
+                        label=int(meta["label"]),
+                        method=str(meta["method"]),
+                        split=meta["split"],
+                        dataset=str(meta["dataset"]),
+                    )
+                )
+            except (KeyError, TypeError, ValueError) as error:
+                raise InputError(
+                    raw.source, f"sample {raw.image_name}: incomplete metadata ({error})"
+                ) from None
+    return records
 
 
 def _raw_sample(path: Path, key: str, members: dict[str, bytes]) -> _RawSample:
