@@ -169,7 +169,7 @@ def measure_pipeline(backend: str, image_size: int, batch: int, frames: int) -> 
         detector = create_detector("hog", max_side=480)
         item = MediaItem(video, "video", "v")
         started = time.perf_counter()
-        list(iter_frame_faces(item, config.extract_for(predictor.input_cfg), detector))
+        list(iter_frame_faces(item, config.extract, detector))
         detect = time.perf_counter() - started
     return Result("pipeline", backend, read / total, detect_share=min(1.0, detect / total))
 

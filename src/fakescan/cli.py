@@ -434,10 +434,10 @@ def pack(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for the shards and shards.json.")],
     shard_size: Annotated[int, typer.Option(help="At most this many samples per shard.")] = 1000,
     raw: Annotated[
-        bool, typer.Option("--raw", help="Also store each crop's raw |spectrum| image (MD-CSD input).")
+        bool, typer.Option("--raw", help="Also store each crop's raw |spectrum| image (for other tools).")
     ] = False,
     log_scale: Annotated[
-        bool, typer.Option("--log", help="Also store each crop's log-scaled spectrum image (MD-CSD input).")
+        bool, typer.Option("--log", help="Also store each crop's log-scaled spectrum (for other tools).")
     ] = False,
     color: Annotated[
         bool, typer.Option("--color", help="One spectrum per RGB channel instead of the grayscale one.")
@@ -590,9 +590,11 @@ def prepare(
 @_report_errors
 def train(
     model: Annotated[str, typer.Argument(help="Model: cnn, xception, attention_net or mdcsd.")],
-    train_data: Annotated[Path, typer.Argument(help="Crops folder (with crops.csv) to train on.")],
+    train_data: Annotated[
+        Path, typer.Argument(help="Crops folder (crops.csv) or packed shards (shards.json) to train on.")
+    ],
     val_data: Annotated[
-        Path, typer.Argument(help="Crops folder (with crops.csv) to choose the checkpoint on.")
+        Path, typer.Argument(help="Crops folder or packed shards to choose the checkpoint on.")
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkpoints, logs, video lists.")],
     config_file: Annotated[
@@ -869,6 +871,9 @@ def predict(
         typer.Option(help="Video score from frame probabilities: mean, or confident (the surest half)."),
     ] = "mean",
     batch_size: Annotated[int, typer.Option(help="Face crops per forward pass.")] = 32,
+    crop_size: Annotated[
+        int, typer.Option(help="Cut faces at this side, as `extract --size` cut the training crops.")
+    ] = 256,
     margin: Annotated[float, typer.Option(help="Crop side as a multiple of the face box's long side.")] = 1.3,
     border: Annotated[str, typer.Option(help="At the image border: 'clamp' or 'pad' (black).")] = "clamp",
     detector: Annotated[str, typer.Option(help="Face detector: hog (default), haar, retinaface.")] = "hog",
@@ -892,9 +897,10 @@ def predict(
 ) -> None:
     """Say whether each image or video is fake, with the checkpoint's calibrated threshold.
 
-    Faces are found and cut as by `extract` (same sampling, detector, margin), at the model's input
-    size; nothing is written unless --json/--csv/--explain/--save-crops ask for it. A file without a
-    face gets the verdict no_face. Exit code 1 only when no input could be read.
+    Faces are found and cut as by `extract` (same sampling, detector, margin, --crop-size), then
+    resized to the model's input size as in training; nothing is written unless
+    --json/--csv/--explain/--save-crops ask for it. A file without a face gets the verdict no_face.
+    Exit code 1 only when no input could be read.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -905,6 +911,7 @@ def predict(
     config = PredictConfig(
         extract=ExtractConfig(
             frames=frames,
+            size=crop_size,
             margin=margin,
             border=border,  # type: ignore[arg-type]  # validated by ExtractConfig
             detector=detector,

@@ -19,7 +19,6 @@ from fakescan.data.loading import (
     CropFolderDataset,
     Sample,
     ShardDataset,
-    balanced_weights,
     collate,
     make_loader,
     set_epoch,
@@ -178,13 +177,14 @@ def test_batches_and_stored_spectra(shards: ShardIndex) -> None:
 def test_class_balanced_sampling(crops: tuple[Path, list[CropRecord]]) -> None:
     root, records = crops
     dataset = CropFolderDataset(records, root, EVAL)
-    weights = balanced_weights(dataset.targets("class"))
-    assert torch.isclose(weights[torch.tensor(dataset.targets("class")) == 0].sum(), torch.tensor(1.0))
-    sampler = ClassBalancedSampler(weights, num_samples=3000, seed=0)
+    sampler = ClassBalancedSampler(dataset.targets("class"), num_samples=3000, seed=0)
     drawn = Counter(dataset.targets("class")[i] for i in sampler)
-    assert all(900 < drawn[c] < 1100 for c in range(3)), drawn  # 14 real, 8 + 10 fake crops
-    halves = [list(ClassBalancedSampler(weights, 3000, seed=0, rank=r, world_size=2)) for r in (0, 1)]
-    assert sorted(halves[0] + halves[1]) == sorted(sampler)
+    assert [drawn[c] for c in range(3)] == [1000, 1000, 1000], drawn  # 14 real, 8 + 10 fake crops
+    assert len(set(sampler)) == len(records)  # every crop of every class gets drawn
+    halves = [
+        ClassBalancedSampler(dataset.targets("class"), 3000, seed=0, rank=r, world_size=2) for r in (0, 1)
+    ]
+    assert [len(list(h)) for h in halves] == [1500, 1500] and list(halves[0]) != list(halves[1])
     loader = make_loader(dataset, batch_size=8, balance="label", workers=0, seed=2)
     set_epoch(loader, 3)
     assert loader.sampler.epoch == 3 and dataset.epoch == 3  # type: ignore[attr-defined]
@@ -192,6 +192,22 @@ def test_class_balanced_sampling(crops: tuple[Path, list[CropRecord]]) -> None:
     assert len(labels) == len(records)
     with pytest.raises(ConfigError, match="shuffle_buffer"):
         make_loader(ShardDataset([], EVAL), batch_size=2, shuffle=True)
+
+
+def test_balanced_batches_each_hold_both_classes(crops: tuple[Path, list[CropRecord]]) -> None:
+    # The attention network's metric loss needs two reals and a fake in a batch; a weighted draw over
+    # the whole epoch leaves batches without them, a per-batch one never does.
+    root, records = crops
+    dataset = CropFolderDataset(records, root, EVAL)
+    loader = make_loader(dataset, batch_size=4, balance="label", workers=0, seed=0, drop_last=True)
+    for epoch in range(30):
+        set_epoch(loader, epoch)
+        for batch in loader:
+            assert sorted(batch.labels.tolist()) == [0, 0, 1, 1]
+    by_class = make_loader(dataset, batch_size=7, balance="class", workers=0, seed=0)
+    counts = [sorted(Counter(b.class_labels.tolist()).values()) for b in by_class]
+    assert all(c[-1] - c[0] <= 1 and len(c) == 3 for c in counts[:-1]), counts
+    assert sum(map(sum, counts)) == len(records)
 
 
 def test_unreadable_images_name_the_crop(crops: tuple[Path, list[CropRecord]], tmp_path: Path) -> None:

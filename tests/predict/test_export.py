@@ -13,7 +13,6 @@ from typer.testing import CliRunner
 from fakescan.cli import app
 from fakescan.data.extract import ExtractConfig, MediaItem, iter_frame_faces
 from fakescan.data.faces import create_detector
-from fakescan.data.transforms import to_tensor
 from fakescan.errors import ConfigError
 from fakescan.predict import PredictConfig, load_predictor, run_prediction
 from fakescan.predict.export import export_onnx
@@ -56,10 +55,8 @@ def test_export_matches_pytorch_on_sample_media(name: str, samples: Path, tmp_pa
     else:  # the same real face crops through both backends (one detection pass)
         item = MediaItem(samples / "videos/single_face.mp4", "video", "v")
         detector = create_detector("hog")
-        frames = list(iter_frame_faces(item, FOUR.extract_for(torch_predictor.input_cfg), detector))
-        crops = torch.stack(
-            [to_tensor(f.faces[0].crop, torch_predictor.input_cfg) for f in frames if f.faces]
-        )
+        frames = list(iter_frame_faces(item, FOUR.extract, detector))
+        crops = torch.stack([torch_predictor.transform(f.faces[0].crop).image for f in frames if f.faces])
         assert len(crops) == 4
         np.testing.assert_allclose(
             onnx_predictor.scorer.logits(crops),

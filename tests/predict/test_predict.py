@@ -221,3 +221,27 @@ def test_cli_options_reach_the_run(samples: Path, checkpoint: Path) -> None:
     assert [f["probability"] for f in changed] != [f["probability"] for f in default]
     bad = invoke("predict", samples / "images/obama.jpg", "--model", checkpoint, "--border", "wrap")
     assert bad.exit_code == 1 and "--border must be clamp or pad" in bad.stderr
+
+
+def test_predict_resizes_crops_as_training_does(samples: Path, checkpoint: Path, tmp_path: Path) -> None:
+    """A face is cut at the extraction size (256 px) and resized to the model's 64 px, as the training
+    crops of ``fakescan extract`` are: the probabilities are those of the extracted crops, scored as
+    ``fakescan test`` scores them."""
+    from fakescan.data.extract import run_extraction
+    from fakescan.data.images import read_image
+    from fakescan.data.transforms import EvalTransform
+
+    video = samples / "videos/single_face.mp4"
+    predictor = load_predictor(checkpoint, channels_last=False)
+    predicted = run_prediction([video], predictor, FOUR, crops_dir=tmp_path / "seen").predictions[0]
+    extracted = run_extraction([video], tmp_path / "crops", ExtractConfig(frames=4))
+    rows = sorted((r for r in extracted.rows if r.crop), key=lambda r: int(r.frame_index))
+    crops = [read_image(tmp_path / "crops" / r.crop) for r in rows]
+    assert {c.shape for c in crops} == {(256, 256, 3)}
+    images = torch.stack([EvalTransform(predictor.input_cfg)(c).image for c in crops])
+    expected = predictor.scorer(images)
+    got = [f.probability for f in predicted.frames]
+    assert [f.index for f in predicted.frames] == [int(r.frame_index) for r in rows]
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
+    saved = sorted((tmp_path / "seen").rglob("*.png"))
+    assert len(saved) == 4 and read_image(saved[0]).shape == (256, 256, 3)

@@ -77,3 +77,33 @@ def test_pseudo_fakes_are_checked() -> None:
         load_config(overrides={"data": {"pseudo_fakes": "blend"}})
     with pytest.raises(ConfigError, match="real/fake model"):
         load_config(overrides={"classes": 5, "data": {"pseudo_fakes": "sbi"}})
+
+
+def test_each_model_trains_with_its_own_recipe_without_a_config_file(tmp_path: Path) -> None:
+    from fakescan.models import create
+    from fakescan.train.engine import build_optimizer, build_scheduler
+
+    recce = load_config(overrides={"model": "attention_net"})
+    assert (recce.optim.weight_decay, recce.optim.scheduler, recce.optim.step_size) == (1e-5, "step", 10)
+    assert recce.optim.step_gamma == 0.5
+    # The same recipe as the shipped attention_net presets, apart from what they set for their data.
+    preset = load_config("ffpp-attention_net")
+    assert recce.optim == preset.optim
+    mdcsd = load_config(overrides={"model": "mdcsd"})
+    assert (mdcsd.optim.scheduler, mdcsd.optim.plateau_factor, mdcsd.optim.plateau_patience) == (
+        "plateau",
+        0.2,
+        2,
+    )
+    plain = load_config(overrides={"model": "cnn"})
+    assert (plain.optim.weight_decay, plain.optim.scheduler) == (0.0, "plateau")
+    # A file naming the model gets the recipe too, and its own options and the command line win.
+    path = tmp_path / "run.yaml"
+    path.write_text("model: attention_net\noptim:\n  step_size: 4\n")
+    config = load_config(path, {"optim": {"weight_decay": 0.001}})
+    assert (config.optim.scheduler, config.optim.step_size, config.optim.weight_decay) == ("step", 4, 0.001)
+    # ... and the engine builds what the recipe says.
+    model = create("cnn", num_classes=1, image_size=64)
+    optimizer = build_optimizer(model, recce)
+    assert optimizer.param_groups[0]["weight_decay"] == 1e-5
+    assert type(build_scheduler(optimizer, recce)).__name__ == "StepLR"

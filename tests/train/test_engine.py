@@ -181,8 +181,11 @@ def test_cli_train_then_test_reports_metrics_scikit_learn_agrees_with(
     metrics = read_metrics_json(folder / "metrics.json")
     frames = read_scores_csv(folder / "frames.csv")
     videos = read_video_scores_csv(folder / "videos.csv")
-    assert set(np.unique(frames.video_ids).tolist()) <= {
-        f"{kind}/{source}/face{k}" for kind in ("real", "fake") for source in TEST_SOURCES for k in range(4)
+    assert set(np.unique(frames.video_ids).tolist()) <= {  # dataset/video_id, as training names them
+        f"samples/{kind}/{source}/face{k}"
+        for kind in ("real", "fake")
+        for source in TEST_SOURCES
+        for k in range(4)
     }
     assert metrics["frame"]["auc"] == pytest.approx(roc_auc_score(frames.labels, frames.scores))
     assert metrics["video"]["auc"] == pytest.approx(roc_auc_score(videos.labels, videos.scores))
@@ -212,3 +215,76 @@ def test_cli_train_then_test_reports_metrics_scikit_learn_agrees_with(
         ],
     )
     assert forced.exit_code == 0, forced.output
+
+
+@pytest.mark.slow
+def test_mdcsd_spectrum_statistics_come_from_the_training_crops(crops_dir: Path, tmp_path: Path) -> None:
+    from fakescan.checkpoints import load_checkpoint
+    from fakescan.data.loading import CropFolderDataset
+    from fakescan.data.transforms import EvalTransform
+    from fakescan.ops.spectrum import spectrum_stats
+    from fakescan.train.engine import TrainingData
+
+    full = load_training_data(crops_dir, crops_dir)
+    data = TrainingData(full.train[::4], full.val[::6], crops_dir, crops_dir, full.class_names)
+    config = _config(model="mdcsd", epochs=1, data={"batch_size": 4, "max_steps_per_epoch": 1})
+    fit(config, data, tmp_path / "run")
+    model, meta = load_checkpoint(tmp_path / "run/best")
+    # What they should be: the spectra of the (unaugmented) training crops, as the model computes them.
+    dataset = CropFolderDataset(data.train, crops_dir, EvalTransform(model.input_cfg))
+    images = torch.stack([dataset[i].image for i in range(len(dataset))])
+    with torch.inference_mode():
+        expected = spectrum_stats([model.compute_spectrum(images)])
+    assert expected.mean[0] != pytest.approx(0.0, abs=0.1) and expected.std[0] != pytest.approx(1.0, abs=0.05)
+    stored = model.get_spectrum_stats()
+    assert stored.mean == pytest.approx(expected.mean, rel=1e-5)
+    assert stored.std == pytest.approx(expected.std, rel=1e-5)
+    assert meta.spectrum_stats is not None and meta.spectrum_stats.count == expected.count
+    assert meta.spectrum_stats.mean == pytest.approx(expected.mean, rel=1e-5)
+    # Standardised with them, the training spectra have mean 0 and std 1.
+    with torch.inference_mode():
+        standard = model.spectrum_input(images)
+    assert abs(float(standard.mean())) < 1e-3 and float(standard.std()) == pytest.approx(1.0, abs=1e-3)
+
+
+@pytest.mark.slow
+def test_training_reads_packed_shards(crops_dir: Path, tmp_path: Path) -> None:
+    """``fakescan train MODEL SHARDS_DIR SHARDS_DIR``: the same crops as the crops folder, streamed
+    from tar shards; the checkpoint is chosen on the packed validation split."""
+    from fakescan.checkpoints import load_checkpoint
+    from fakescan.data.datasets.index import read_crop_table
+    from fakescan.data.loading import CropFolderDataset, make_loader
+    from fakescan.data.packing import pack_shards
+    from fakescan.data.transforms import EvalTransform
+    from fakescan.scoring import predict_loader
+    from fakescan.train.engine import _loaders
+
+    shards = tmp_path / "shards"
+    pack_shards(
+        read_crop_table(crops_dir / "crops.csv"), crops_dir, shards, shard_size=16, splits=["train", "val"]
+    )
+    packed = load_training_data(shards, shards)
+    folder = load_training_data(crops_dir, crops_dir)
+    assert packed.train == folder.train and packed.val == folder.val and packed.train_shards
+    assert packed.class_names == folder.class_names and packed.train_videos == folder.train_videos
+    config = _config(epochs=3, data={"augment": False})
+    # Each epoch streams the training crops once each, in an order of its own.
+    train_loader, _ = _loaders(packed, config, EvalTransform().input_cfg)
+    seen = [
+        v for batch in train_loader for v in zip(batch.video_ids, batch.frame_indices.tolist(), strict=True)
+    ]
+    assert len(set(seen)) == len(seen) and set(seen) <= {(r.video_id, r.frame_index) for r in packed.train}
+    assert len(packed.train) - config.data.batch_size < len(seen) <= len(packed.train)  # a last part dropped
+
+    result = fit(config, packed, tmp_path / "run")
+    assert result.history[-1].train_loss < result.history[0].train_loss  # it learned
+    assert (tmp_path / "run/train_videos.txt").read_text().split() == folder.train_videos
+    # The validation numbers of the checkpoint are those of its crops, read from the crops folder.
+    model, meta = load_checkpoint(tmp_path / "run/best")
+    loader = make_loader(
+        CropFolderDataset(folder.val, crops_dir, EvalTransform(model.input_cfg)), 32, workers=0
+    )
+    predictions = predict_loader(model, loader, torch.device("cpu"))
+    assert roc_auc_score(predictions.labels, predictions.scores) == pytest.approx(meta.val_metrics["auc"])
+    with pytest.raises(ConfigError, match="cannot be balanced"):
+        fit(_config(epochs=1, data={"balance": "weighted"}), packed, tmp_path / "run2")

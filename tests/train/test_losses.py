@@ -10,6 +10,7 @@ import torch
 
 from fakescan.models.output import DetectorOutput
 from fakescan.train.losses import (
+    METRIC_FEATURE_KEYS,
     LossWeights,
     classification_loss,
     detector_loss,
@@ -89,11 +90,16 @@ def test_metric_loss_is_clipped_at_zero_and_pools_maps() -> None:
     assert metric_loss([maps], torch.tensor([0, 0, 1])).item() == pytest.approx(0.0, abs=1e-7)
 
 
-def test_metric_loss_averages_over_maps() -> None:
+def test_metric_loss_sums_over_maps_as_the_reference_does() -> None:
     labels = torch.tensor([0, 0, 1])
     first = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])  # 1.25
     second = torch.tensor([[1.0, 0.0], [1.0, 0.0], [-1.0, 0.0]])  # 0
-    assert metric_loss([first, second], labels).item() == pytest.approx(0.625)
+    assert metric_loss([first, second], labels).item() == pytest.approx(1.25)
+    # Three maps, each weighted 0.1 in the total (RECCE: 0.1 · Σ over its three maps).
+    aux = {key: first for key in METRIC_FEATURE_KEYS}
+    total, parts = detector_loss(DetectorOutput(torch.zeros(3, 1), aux), torch.zeros(3, 3, 2, 2), labels)
+    assert parts["metric"] == pytest.approx(3 * 1.25)
+    assert total.item() == pytest.approx(math.log(2) + 0.1 * 3 * 1.25, rel=1e-6)
 
 
 @pytest.mark.parametrize("labels", [[0, 1, 1], [0, 0, 0], [2, 1, 1]])

@@ -22,7 +22,6 @@ import io
 import json
 import os
 import tarfile
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,11 +45,11 @@ __all__ = [
     "EpochShuffleSampler",
     "Sample",
     "ShardDataset",
-    "balanced_weights",
     "collate",
     "make_loader",
     "sample_rng",
     "set_epoch",
+    "shard_records",
 ]
 
 Balance = Literal["label", "class"]
@@ -415,6 +414,36 @@ def _read_shard(path: Path) -> Iterator[_RawSample]:
         yield _raw_sample(path, key, members)
 
 
+def shard_records(shard_paths: Sequence[str | Path]) -> list[CropRecord]:
+    """The crop records of the samples in ``shard_paths``, in order, read from their ``.json``
+    members (one sequential pass over the shards; nothing is decoded).
+
+    Raises:
+        InputError: a shard is missing or unreadable, or a sample's metadata is incomplete.
+    """
+    records = []
+    for path in shard_paths:
+        for raw in _read_shard(Path(path)):
+            meta = raw.meta
+            try:
+                records.append(
+                    CropRecord(
+                        crop=str(meta["crop"]),
+                        video_id=str(meta["video_id"]),
+                        frame_index=int(meta["frame_index"]),
+                        label=int(meta["label"]),
+                        method=str(meta["method"]),
+                        split=meta["split"],
+                        dataset=str(meta["dataset"]),
+                    )
+                )
+            except (KeyError, TypeError, ValueError) as error:
+                raise InputError(
+                    raw.source, f"sample {raw.image_name}: incomplete metadata ({error})"
+                ) from None
+    return records
+
+
 def _raw_sample(path: Path, key: str, members: dict[str, bytes]) -> _RawSample:
     images = [suffix for suffix in members if suffix in IMAGE_EXTENSIONS]
     if len(images) != 1 or META_SUFFIX not in members:
@@ -435,55 +464,70 @@ def _raw_sample(path: Path, key: str, members: dict[str, bytes]) -> _RawSample:
 # -- sampling and loaders ------------------------------------------------------------------------
 
 
-def balanced_weights(targets: Sequence[int]) -> torch.Tensor:
-    """Per-sample weights ``1 / count(target)``: each target value gets the same total weight.
-
-    >>> balanced_weights([0, 1, 1, 1]).tolist()
-    [1.0, 0.3333333432674408, 0.3333333432674408, 0.3333333432674408]
-    """
-    counts = Counter(targets)
-    return torch.tensor([1.0 / counts[target] for target in targets], dtype=torch.float32)
-
-
 class ClassBalancedSampler(Sampler[int]):
-    """Draws ``num_samples`` indices with replacement, with probability proportional to ``weights``.
+    """Draws indices with replacement so that every target value is drawn equally often, in every
+    batch: each run of ``batch_size`` consecutive indices holds each value ``batch_size / K`` times
+    (``K`` values; the remainder goes to values picked at random), each index drawn uniformly among
+    those of its value.
 
-    Each epoch (:meth:`set_epoch`) draws one sequence from ``seed + epoch``; rank ``r`` of
-    ``world_size`` takes its items ``r, r + world_size, …``, so ranks share the draw without overlap
-    and get equally many.
+    So with ``balance`` every training batch holds both classes, which the attention network's
+    metric loss needs (it is 0 in a batch with fewer than two reals or no fake,
+    :func:`fakescan.train.losses.metric_loss`): a real/fake batch of 4 or more holds at least two
+    of each.
+
+    Each epoch (:meth:`set_epoch`) draws anew from ``(seed, epoch, rank)``; every rank draws its
+    own ``num_samples // world_size`` indices, so each rank's batches are balanced.
 
     Args:
-        weights: one non-negative weight per dataset index (:func:`balanced_weights`).
+        targets: the target value of every dataset index (binary labels or class indices).
         num_samples: indices per epoch over all ranks (default: the dataset's size).
         seed: base seed.
+        batch_size: the loader's batch size (default: the whole epoch is one run).
         rank, world_size: default: from ``torch.distributed`` when initialised, else 0 of 1.
+
+    >>> sampler = ClassBalancedSampler([0, 1, 1, 1, 1, 1], num_samples=12, batch_size=4)
+    >>> [sorted(int(i > 0) for i in list(sampler)[k : k + 4]) for k in (0, 4, 8)]
+    [[0, 0, 1, 1], [0, 0, 1, 1], [0, 0, 1, 1]]
     """
 
     def __init__(
         self,
-        weights: torch.Tensor,
+        targets: Sequence[int],
         num_samples: int | None = None,
         seed: int = 0,
+        batch_size: int | None = None,
         rank: int | None = None,
         world_size: int | None = None,
     ) -> None:
-        self.weights = torch.as_tensor(weights, dtype=torch.float64)
-        if self.weights.dim() != 1 or not len(self.weights) or bool((self.weights < 0).any()):
-            raise ConfigError("sampling weights must be a non-empty vector of non-negative numbers")
-        self.num_samples = len(self.weights) if num_samples is None else num_samples
+        values = np.asarray(list(targets))
+        if values.ndim != 1 or not len(values):
+            raise ConfigError("balanced sampling needs a non-empty list of targets")
+        if batch_size is not None and batch_size < 1:
+            raise ConfigError(f"batch size must be at least 1, got {batch_size}")
+        self.groups = [np.flatnonzero(values == value) for value in np.unique(values)]
+        self.num_samples = len(values) if num_samples is None else num_samples
         if rank is None or world_size is None:
             rank, world_size = _distributed_place()
         self.rank, self.world_size = rank, world_size
         self.seed = seed
+        self.batch_size = batch_size
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __iter__(self) -> Iterator[int]:
-        generator = torch.Generator().manual_seed(self.seed + self.epoch)
-        drawn = torch.multinomial(self.weights, self.num_samples, replacement=True, generator=generator)
-        return iter(drawn[self.rank : len(self) * self.world_size : self.world_size].tolist())
+        rng = np.random.default_rng([self.seed, self.epoch, self.rank])
+        total, k = len(self), len(self.groups)
+        run = self.batch_size or max(total, 1)
+        drawn: list[int] = []
+        for start in range(0, total, run):
+            count = min(run, total - start)
+            shares = np.full(k, count // k)
+            shares[rng.permutation(k)[: count % k]] += 1
+            batch = np.concatenate([rng.choice(g, n) for g, n in zip(self.groups, shares, strict=True)])
+            drawn.extend(rng.permutation(batch).tolist())
+        return iter(drawn)
 
     def __len__(self) -> int:
         """Indices per rank: equal on every rank (a training step is a collective under DDP), so
@@ -540,9 +584,9 @@ def make_loader(
         pin_memory: page-locked batches for fast GPU copies; default: when CUDA is available.
         drop_last: drop a last, smaller batch.
         balance: ``"label"`` or ``"class"``: sample (with replacement) so that each real/fake label,
-            or each class, is drawn equally often (:class:`ClassBalancedSampler`); needs a dataset
-            that lists its targets (``dataset.targets(balance)``: a :class:`CropFolderDataset`, or a
-            :class:`~fakescan.synth.pseudo.PseudoFakeDataset`).
+            or each class, is drawn equally often in every batch (:class:`ClassBalancedSampler`);
+            needs a dataset that lists its targets (``dataset.targets(balance)``: a
+            :class:`CropFolderDataset`, or a :class:`~fakescan.synth.pseudo.PseudoFakeDataset`).
         seed: seed of the shuffling or balanced sampling (call :func:`set_epoch` each epoch).
 
     With ``torch.distributed`` initialised, a map-style dataset is split across ranks
@@ -577,7 +621,7 @@ def make_loader(
             )
         if balance not in ("label", "class"):
             raise ConfigError(f"balance must be 'label' or 'class', got {balance!r}")
-        sampler = ClassBalancedSampler(balanced_weights(targets(balance)), seed=seed)
+        sampler = ClassBalancedSampler(targets(balance), seed=seed, batch_size=batch_size)
     elif torch.distributed.is_available() and torch.distributed.is_initialized():
         from torch.utils.data.distributed import DistributedSampler
 

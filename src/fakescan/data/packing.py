@@ -1,7 +1,8 @@
 """Packing face crops into WebDataset-style tar shards, one series per split, with a JSON index.
 
 A folder of many small PNG files is slow to read from network disks and object stores; a few large
-tar files read sequentially are fast, and they stream. :func:`pack_shards` writes, for each split
+tar files read sequentially are fast, and they stream: ``fakescan train`` reads a packed folder
+directly (:func:`fakescan.train.engine.load_training_data`). :func:`pack_shards` writes, for each split
 of a crop table (:class:`~fakescan.data.datasets.CropRecord` rows):
 
 - POSIX (ustar) tar files ``<split>-000000.tar``, ``<split>-000001.tar``, … of at most
@@ -10,7 +11,10 @@ of a crop table (:class:`~fakescan.data.datasets.CropRecord` rows):
   stored, never re-encoded), ``<key>.json`` (crop, video_id, frame_index, label, method,
   class_index, dataset, split) and, when asked for, ``<key>.spectrum.npy`` (the un-normalised
   spectrum image, ``C×H×W`` float16 or float32, of the crop in ``[0, 1]``; see
-  :func:`fakescan.data.transforms.spectrum_image`).
+  :func:`fakescan.data.transforms.spectrum_image`). The stored spectra are for other tools and for
+  inspection (:class:`~fakescan.data.loading.ShardDataset` serves them as ``Batch.spectra``): no
+  fakescan model reads them, since MD-CSD computes its spectrum inside the model from the RGB
+  input, so that training and prediction cannot differ.
 - ``shards.json``: the shards and their sample counts and SHA-256, the class names (class 0 is
   ``real``, then the other methods sorted), per-split counts and video-id digests
   (:func:`~fakescan.data.datasets.video_digest`), the spectrum options and the spectrum statistics

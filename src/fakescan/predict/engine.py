@@ -1,8 +1,11 @@
 """``fakescan predict``: a verdict per image or video from a trained checkpoint, nothing written by default.
 
 The pipeline per input file is the one ``fakescan extract`` uses — the same frame sampling, face
-detector, followed face, margin and border (:func:`fakescan.data.extract.iter_frame_faces`) — with
-the crops cut directly at the checkpoint's input size and normalised with its ``InputConfig``.
+detector, followed face, margin, border and crop size (:func:`fakescan.data.extract.iter_frame_faces`)
+— and then the one training and ``fakescan test`` use: each crop resized to the checkpoint's input
+size and normalised with its ``InputConfig`` (:class:`~fakescan.data.transforms.EvalTransform`).
+So a face goes through the same resize chain as the training crops did (cut at the extraction size,
+256 px by default, then resized), not a shorter one whose pixels, and spectra, differ.
 The crops of a file are scored in batches of ``batch_size``; each frame gets a fake probability,
 and the file's score aggregates them (:func:`fakescan.evaluate.metrics.video_scores`):
 
@@ -194,8 +197,9 @@ class PredictConfig:
     """Settings of a prediction run.
 
     Attributes:
-        extract: frame sampling, detector, margin and border, as for ``fakescan extract``;
-            its ``size`` is replaced by the model's input size and ``all_faces`` must be off.
+        extract: frame sampling, detector, margin, border and crop size, as for ``fakescan extract``
+            (use the ``size`` the training crops were extracted at; the crops are then resized to the
+            model's input size); ``all_faces`` must be off.
         batch_size: crops per forward pass (the frames of one file are batched together).
         aggregate: how frame probabilities make a file's score: ``"mean"`` or ``"confident"``.
     """
@@ -211,10 +215,6 @@ class PredictConfig:
             raise ConfigError(f"--aggregate must be one of {', '.join(AGGREGATIONS)}, got {self.aggregate!r}")
         if self.extract.all_faces:
             raise ConfigError("prediction follows one face per file; all_faces is not supported")
-
-    def extract_for(self, input_cfg: InputConfig) -> ExtractConfig:
-        """The extraction settings with crops cut at the model's input size."""
-        return replace(self.extract, size=input_cfg.image_size)
 
 
 @dataclass(frozen=True)
@@ -292,7 +292,7 @@ def predict_item(
         keep_frames: if a list is given, the searched frames (with their crops) are appended to
             it, for explanations.
     """
-    extract_config = config.extract_for(predictor.input_cfg)
+    extract_config = config.extract
     threshold = predictor.threshold
     frames: list[FrameFaces] = []
     reason = ""
@@ -379,7 +379,7 @@ def run_prediction(
         raise ConfigError("--explain needs the PyTorch model: use --backend torch with the checkpoint")
     started = time.perf_counter()
     items, missing, ignored = collect_inputs(inputs)
-    extract_config = config.extract_for(predictor.input_cfg)
+    extract_config = config.extract
     detector = shared_detector(
         extract_config.detector,
         weights=extract_config.detector_weights,

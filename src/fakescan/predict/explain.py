@@ -35,7 +35,7 @@ from torch.nn import functional as F
 from fakescan._atomic import atomic_write_bytes
 from fakescan.data.extract import FrameFaces
 from fakescan.data.images import write_image
-from fakescan.data.transforms import to_grayscale, to_tensor
+from fakescan.data.transforms import EvalTransform
 from fakescan.errors import ConfigError
 from fakescan.models.output import DetectorOutput, InputConfig
 from fakescan.ops.spectrum import spectrum
@@ -287,7 +287,7 @@ def explain_prediction(
     if with_face:
         best = max(with_face, key=lambda f: probability[f.index] or 0.0)
         crop = best.faces[0].crop
-        image = to_tensor(to_grayscale(crop) if grayscale else crop, input_cfg)
+        image = EvalTransform(input_cfg, grayscale=grayscale)(crop).image  # as it was scored
         written.append(folder / "gradcam.png")
         write_image(written[-1], overlay_heatmap(crop, grad_cam(model, image)))
         error = reconstruction_error(model, image)

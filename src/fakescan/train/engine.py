@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import math
 import random
@@ -36,12 +37,20 @@ from torch.utils.data import DataLoader
 
 from fakescan._atomic import atomic_write_text
 from fakescan.data.datasets.index import CropRecord, read_crop_table, video_digest
-from fakescan.data.loading import Batch, CropFolderDataset, make_loader, set_epoch
-from fakescan.data.packing import class_names_of
+from fakescan.data.loading import (
+    Batch,
+    CropFolderDataset,
+    ShardDataset,
+    make_loader,
+    set_epoch,
+    shard_records,
+)
+from fakescan.data.packing import SHARD_INDEX, class_names_of, read_shard_index
 from fakescan.data.transforms import AugmentConfig, EvalTransform, TrainTransform
 from fakescan.errors import ConfigError, SplitLeakError
 from fakescan.models import create
 from fakescan.models.output import DetectorOutput
+from fakescan.ops.spectrum import SpectrumStats, spectrum_stats
 from fakescan.scoring import Predictions, predict_loader, resolve_device
 from fakescan.synth.pseudo import PseudoFakeDataset
 from fakescan.train.config import TrainConfig
@@ -63,6 +72,7 @@ __all__ = [
     "FitResult",
     "TrainingData",
     "fit",
+    "fit_spectrum_stats",
     "gather_predictions",
     "load_training_data",
     "seed_everything",
@@ -96,8 +106,11 @@ class TrainingData:
 
     Attributes:
         train, val: crop records of each.
-        train_root, val_root: the folders their ``crop`` paths are relative to.
+        train_root, val_root: the folders their ``crop`` paths are relative to (a crops folder, or
+            the folder of packed shards).
         class_names: class index → method, shared by both (0 = real).
+        train_shards, val_shards: the tar shards (:func:`fakescan.data.packing.pack_shards`) the
+            crops are read from; empty when they are read from a crops folder's files.
     """
 
     train: list[CropRecord]
@@ -105,6 +118,8 @@ class TrainingData:
     train_root: Path
     val_root: Path
     class_names: tuple[str, ...]
+    train_shards: tuple[Path, ...] = ()
+    val_shards: tuple[Path, ...] = ()
 
     @property
     def train_videos(self) -> list[str]:
@@ -112,13 +127,22 @@ class TrainingData:
         return sorted({_namespaced(r) for r in self.train})
 
 
-def _crop_table(folder: Path) -> list[CropRecord]:
+def _crop_source(
+    folder: Path, split: str
+) -> tuple[list[CropRecord], tuple[Path, ...], tuple[str, ...] | None]:
+    """The crops of ``split`` in ``folder``: its packed shards (``shards.json``, the fast path) or
+    its crop table; with the shards and the pack's class names when packed."""
+    if (folder / SHARD_INDEX).is_file():
+        index = read_shard_index(folder)
+        shards = tuple(index.shard_paths(split))  # type: ignore[arg-type]
+        return shard_records(shards), shards, index.class_names
     table = folder / "crops.csv"
     if not table.is_file():
         raise ConfigError(
-            f"{folder}: no crops.csv here; run `fakescan extract --dataset ...` or `fakescan prepare` first"
+            f"{folder}: no crops.csv or shards.json here; run `fakescan extract --dataset ...`, "
+            "`fakescan prepare` or `fakescan pack` first"
         )
-    return read_crop_table(table)
+    return [r for r in read_crop_table(table) if r.split == split], (), None
 
 
 def _namespaced(record: CropRecord) -> str:
@@ -132,7 +156,12 @@ def load_training_data(
     val_split: str = "val",
     allow_test: bool = False,
 ) -> TrainingData:
-    """Read the crop tables of the training and validation folders and check they are honest.
+    """Read the crops of the training and validation folders and check they are honest.
+
+    Each folder is a crops folder (``crops.csv``) or a folder of packed shards (``shards.json``,
+    :func:`fakescan.data.packing.pack_shards`), whose samples are then streamed from the tar files:
+    the fast path for large data sets (``benchmarks/bench_loading.py``). The shards' crop records
+    are read once here, for the integrity checks and the run's list of training videos.
 
     Raises:
         ConfigError: a folder has no crop table, or no crops of the asked split.
@@ -145,12 +174,12 @@ def load_training_data(
             raise SplitLeakError(
                 f"refusing to use the test split for {role}; test data is for `fakescan test`"
             )
-    train = [r for r in _crop_table(train_dir) if r.split == train_split]
-    val = [r for r in _crop_table(val_dir) if r.split == val_split]
+    train, train_shards, packed_train = _crop_source(train_dir, train_split)
+    val, val_shards, packed_val = _crop_source(val_dir, val_split)
     if not train:
-        raise ConfigError(f"{train_dir / 'crops.csv'}: no crops of split {train_split!r}")
+        raise ConfigError(f"{train_dir}: no crops of split {train_split!r}")
     if not val:
-        raise ConfigError(f"{val_dir / 'crops.csv'}: no crops of split {val_split!r}")
+        raise ConfigError(f"{val_dir}: no crops of split {val_split!r}")
     shared = {_namespaced(r) for r in train} & {_namespaced(r) for r in val}
     if shared:
         example = sorted(shared)[0]
@@ -158,7 +187,16 @@ def load_training_data(
             f"{len(shared)} video(s) are in both the training and the validation data, e.g. {example}"
         )
     names = class_names_of([*train, *val])
-    return TrainingData(train, val, train_dir, val_dir, tuple(names))
+    packed = packed_train or packed_val
+    if packed is not None:
+        # Shards carry the class index of their pack: the run keeps those indices.
+        if (packed_val or packed) != packed or not set(names) <= set(packed):
+            raise ConfigError(
+                f"{train_dir} and {val_dir}: the classes of the packed shards ({', '.join(packed)}) do not "
+                f"cover those of the data ({', '.join(names)}); pack both with the same crop table"
+            )
+        names = packed
+    return TrainingData(train, val, train_dir, val_dir, tuple(names), train_shards, val_shards)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -367,13 +405,13 @@ def _all_ranks_speed(
     return report
 
 
-def _write_val_scores(path: Path, predictions: Predictions, dataset: Any) -> None:
+def _write_val_scores(path: Path, predictions: Predictions, dataset: Any, class_names: Sequence[str]) -> None:
     """The best checkpoint's validation scores, one row per crop (what its ``val_metrics`` are of)."""
     from fakescan.evaluate.metrics import FrameScores
     from fakescan.evaluate.report import write_scores_csv
 
-    names = getattr(dataset, "class_names", None)
-    methods = [names[c] if names is not None else "" for c in predictions.class_labels.tolist()]
+    names = getattr(dataset, "class_names", None) or class_names
+    methods = [names[c] for c in predictions.class_labels.tolist()]
     write_scores_csv(path, FrameScores.of_predictions(predictions, methods))
 
 
@@ -419,44 +457,111 @@ def train_transform(config: TrainConfig, input_cfg: Any) -> TrainTransform:
     return TrainTransform(input_cfg, augment=augment, grayscale=config.data.grayscale)
 
 
+SHARD_SHUFFLE_BUFFER = 1000
+"""Training samples streamed from shards are shuffled through a buffer of this many (and the shard
+order each epoch; :class:`~fakescan.data.loading.ShardDataset`)."""
+
+
+def _check_shard_options(data: TrainingData, config: TrainConfig) -> None:
+    if data.train_shards and config.data.balance != "none":
+        raise ConfigError(
+            f"{data.train_root}: packed shards stream in a shuffled order and cannot be balanced by a "
+            f"sampler (--balance {config.data.balance}); train from the crops folder, or --balance none"
+        )
+    if data.train_shards and config.data.pseudo_fakes != "none":
+        raise ConfigError(
+            f"{data.train_root}: pseudo-fakes are made from a crops folder's files; train from the crops "
+            "folder for --pseudo-fakes"
+        )
+
+
 def _loaders(data: TrainingData, config: TrainConfig, input_cfg: Any) -> tuple[Any, Any]:
-    train_records = data.train
-    if config.data.balance == "subsample":
-        train_records = subsample_videos(train_records, config.seed)
-    train_set: CropFolderDataset | PseudoFakeDataset = CropFolderDataset(
-        train_records,
-        data.train_root,
-        train_transform(config, input_cfg),
-        class_names=data.class_names,
-        seed=config.seed,
-    )
-    val_set: CropFolderDataset | PseudoFakeDataset = CropFolderDataset(
-        data.val,
-        data.val_root,
-        EvalTransform(input_cfg, grayscale=config.data.grayscale),
-        class_names=data.class_names,
-        seed=config.seed,
-    )
+    _check_shard_options(data, config)
+    training_transform = train_transform(config, input_cfg)
+    eval_transform = EvalTransform(input_cfg, grayscale=config.data.grayscale)
+    train_set: CropFolderDataset | PseudoFakeDataset | ShardDataset
+    val_set: CropFolderDataset | PseudoFakeDataset | ShardDataset
+    if data.train_shards:
+        train_set = ShardDataset(
+            data.train_shards, training_transform, shuffle_buffer=SHARD_SHUFFLE_BUFFER, seed=config.seed
+        )
+    else:
+        train_records = data.train
+        if config.data.balance == "subsample":
+            train_records = subsample_videos(train_records, config.seed)
+        train_set = CropFolderDataset(
+            train_records, data.train_root, training_transform, class_names=data.class_names, seed=config.seed
+        )
+    if data.val_shards:
+        val_set = ShardDataset(data.val_shards, eval_transform, seed=config.seed)
+    else:
+        val_set = CropFolderDataset(
+            data.val, data.val_root, eval_transform, class_names=data.class_names, seed=config.seed
+        )
     if config.data.pseudo_fakes == "sbi":
         # An SBI fake of every real training crop, new each epoch; a validation set without fakes gets
         # fixed ones (the same every epoch) so that checkpoints are chosen on a real/fake task.
+        assert isinstance(train_set, CropFolderDataset)
         train_set = PseudoFakeDataset(train_set)
         if not any(record.label == 1 for record in data.val):
+            if not isinstance(val_set, CropFolderDataset):
+                raise ConfigError(f"{data.val_root}: validation pseudo-fakes need a crops folder")
             val_set = PseudoFakeDataset(val_set, fixed=True)
     balance = {"none": None, "weighted": "label" if config.num_outputs == 1 else "class"}.get(
         config.data.balance, None
     )
+    size = len(data.train) if data.train_shards else len(train_set)  # type: ignore[arg-type]
     train_loader = make_loader(
         train_set,
         config.data.batch_size,
-        shuffle=balance is None,
+        shuffle=balance is None and not data.train_shards,
         workers=config.data.workers,
         balance=balance,
         seed=config.seed,
-        drop_last=len(train_set) > config.data.batch_size,
+        drop_last=size > config.data.batch_size,
     )
     val_loader = make_loader(val_set, config.data.batch_size, workers=config.data.workers)
     return train_loader, val_loader
+
+
+SPECTRUM_STATS_CROPS = 2000
+"""At most this many training crops give the spectrum statistics (evenly spread over a crop table;
+the first of packed shards)."""
+
+
+def fit_spectrum_stats(
+    model: nn.Module, data: TrainingData, config: TrainConfig, device: torch.device
+) -> SpectrumStats | None:
+    """Training-set statistics of a model's spectrum input, stored in the model; None for a model
+    without one.
+
+    A model that builds its own frequency input (MD-CSD: ``compute_spectrum`` and
+    ``set_spectrum_stats``) standardises it with per-channel mean and std of the training crops
+    (:func:`fakescan.ops.spectrum_stats`), taken here at the start of :func:`fit`: the training
+    split only, unaugmented, as the model computes it, over at most :data:`SPECTRUM_STATS_CROPS`
+    crops. The statistics live in the model's buffers (so in every checkpoint's weights) and in
+    its sidecar (``spectrum_stats``).
+    """
+    compute = getattr(model, "compute_spectrum", None)
+    store = getattr(model, "set_spectrum_stats", None)
+    if not (callable(compute) and callable(store)):
+        return None
+    transform = EvalTransform(model.input_cfg, grayscale=config.data.grayscale)  # type: ignore[arg-type]
+    records = data.train
+    if len(records) > SPECTRUM_STATS_CROPS:
+        picks = np.linspace(0, len(records) - 1, SPECTRUM_STATS_CROPS).round().astype(int)
+        records = [records[i] for i in sorted(set(picks.tolist()))]
+    dataset: CropFolderDataset | ShardDataset
+    if data.train_shards:  # the first crops of the stream, which holds them in the crop table's order
+        dataset = ShardDataset(data.train_shards, transform)
+    else:
+        dataset = CropFolderDataset(records, data.train_root, transform, class_names=data.class_names)
+    loader = make_loader(dataset, config.data.batch_size, workers=config.data.workers)
+    batches = itertools.islice(loader, math.ceil(SPECTRUM_STATS_CROPS / config.data.batch_size))
+    with torch.inference_mode():
+        stats = spectrum_stats(compute(batch.images.to(device)) for batch in batches)
+    store(stats)
+    return stats
 
 
 LAST_STATE = "last_state"
@@ -477,9 +582,11 @@ def fit(
 ) -> FitResult:
     """Train ``config.model`` on ``data.train``, choosing the checkpoint on ``data.val`` only.
 
-    After every epoch: validation loss, AUC and accuracy; the learning-rate schedule steps; a lower
-    validation loss saves ``RUN/best.safetensors`` + ``best.json`` (with the decision threshold
-    calibrated on validation, the validation metrics and the training-video digest); the resumable
+    First, a model that standardises a spectrum input of its own (MD-CSD) gets the statistics of
+    the training crops (:func:`fit_spectrum_stats`). After every epoch: validation loss, AUC and
+    accuracy; the learning-rate schedule steps; a lower validation loss saves
+    ``RUN/best.safetensors`` + ``best.json`` (with the decision threshold calibrated on validation,
+    the validation metrics, the training-video digest and any spectrum statistics); the resumable
     state ``RUN/last_state.*`` and ``RUN/log.csv`` are rewritten. Training stops after
     ``config.epochs`` epochs or ``config.early_stopping`` epochs without improvement.
 
@@ -504,6 +611,12 @@ def fit(
             f"{', '.join(data.class_names)}"
         )
     context, device = init_distributed(resolve_device(config.device))
+    if context.enabled and (data.train_shards or data.val_shards):
+        shutdown_distributed(context)
+        raise ConfigError(
+            "training from packed shards runs in one process: their ranks' step counts may differ, "
+            "which DistributedDataParallel cannot wait out; give torchrun the crops folders"
+        )
     try:
         return _fit(config, data, run_dir, resume, context, device, on_epoch, on_step)
     finally:
@@ -549,6 +662,8 @@ def _fit(
 
     history: list[EpochLog] = []
     start_epoch = 0
+    # Before any step; a resumed run reads them back with the model's buffers.
+    spectrum = None if resume else fit_spectrum_stats(model, data, config, device)
     if resume:
         state = load_training_state(run_dir / LAST_STATE, optimizer, scheduler, model=model)
         stopper = EarlyStopping(config.early_stopping, **state.early_stopping)
@@ -625,9 +740,10 @@ def _fit(
                     val_metrics={"loss": predictions.loss, **_finite(metrics.to_dict())},
                     epoch=epoch,
                     grayscale=config.data.grayscale,
+                    spectrum_stats=spectrum or _spectrum_stats_of(model),
                 ),
             )
-            _write_val_scores(run_dir / VAL_SCORES_FILE, predictions, val_loader.dataset)
+            _write_val_scores(run_dir / VAL_SCORES_FILE, predictions, val_loader.dataset, data.class_names)
         if not main:
             continue
         extra: dict[str, Any] = {"history": [dict(r.__dict__) for r in history]}
@@ -654,6 +770,11 @@ def _fit(
         stopped_early=stopper.should_stop and len(history) < config.epochs,
         history=history,
     )
+
+
+def _spectrum_stats_of(model: nn.Module) -> SpectrumStats | None:
+    read = getattr(model, "get_spectrum_stats", None)
+    return read() if callable(read) else None
 
 
 def _finite(values: dict[str, Any]) -> dict[str, float | None]:

@@ -4,7 +4,8 @@ The three terms are those of RECCE (Cao et al., "End-to-End Reconstruction-Class
 Face Forgery Detection", CVPR 2022): a classification loss (here with optional "flooding", Ishida et
 al., ICML 2020, which the RECCE code applies with b = 0.04), a reconstruction loss on real faces only,
 and a metric loss that pulls real faces together and pushes fakes away in three feature spaces. The
-reference total is ``classification + 0.1·reconstruction + 0.1·metric``.
+reference total is ``classification + 0.1·reconstruction + 0.1·metric``, the metric term being the sum
+of the three maps' losses (so each map weighs 0.1).
 
 Labels: ``0`` = real, ``1`` = fake; with K classes, class 0 is real and every other class is fake.
 """
@@ -101,12 +102,16 @@ def _similarity(features: torch.Tensor) -> torch.Tensor:
 
 
 def metric_loss(features: Sequence[torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
-    """RECCE's metric loss, averaged over the given feature maps.
+    """RECCE's metric loss, summed over the given feature maps (as the reference sums its three, each
+    then weighted by λ₂ = 0.1 in the total: :func:`detector_loss`).
 
     For each map: global average pool (maps ``B×C×H×W``; ``B×C`` vectors are used as they are),
     L2-normalise, similarity ``s = (1 + cos)/2`` in ``[0, 1]``, and
     ``max(0, 1 − mean s(real, real′) + mean s(real, fake))`` over distinct real pairs and all
-    real–fake pairs. Undefined (fewer than two reals, or no fake) means exactly 0.
+    real–fake pairs. Undefined — fewer than two reals, or no fake, in the batch — means exactly 0:
+    such a batch trains the attention network without its metric term. ``--balance weighted``
+    draws every training batch half real, half fake
+    (:class:`~fakescan.data.loading.ClassBalancedSampler`), so batches of 4 or more always have it.
 
     Args:
         features: one or more ``B×…`` tensors (RECCE: the embedding and decoder maps d2, d4).
@@ -129,7 +134,7 @@ def metric_loss(features: Sequence[torch.Tensor], labels: torch.Tensor) -> torch
         same = rows[:, real][off_diagonal].mean()
         other = rows[:, ~real].mean()
         losses.append(F.relu(1 - same + other))
-    return torch.stack(losses).mean()
+    return torch.stack(losses).sum()
 
 
 @dataclass(frozen=True)
