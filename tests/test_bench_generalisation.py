@@ -77,7 +77,9 @@ def test_seen_and_unseen_are_averaged_per_seed(bench: ModuleType) -> None:
     for seed in (0, 1, 2):
         for trained_on in methods:  # perfect on the method trained on, chance elsewhere
             auc = {m: (1.0, 1.0) if m == trained_on else (0.5 + 0.1 * seed, 0.5) for m in methods}
-            rows.append({"model": "cnn", "recipe": "plain", "trained_on": trained_on, "seed": seed, "auc": auc})
+            rows.append(
+                {"model": "cnn", "recipe": "plain", "trained_on": trained_on, "seed": seed, "auc": auc}
+            )
         rows.append({"model": "cnn", "recipe": "sbi-only", "trained_on": None, "seed": seed,
                      "auc": dict.fromkeys(methods, (0.8, 0.9))})  # fmt: skip
     summary = {entry["recipe"]: entry for entry in bench.summarise(rows, methods)}

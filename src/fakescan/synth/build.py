@@ -48,8 +48,8 @@ from fakescan.data.datasets.index import SPLITS, Split
 from fakescan.data.faces.base import Box, FaceDetector, box_area, pick_face
 from fakescan.data.faces.crop import square_crop_box
 from fakescan.errors import ConfigError, InputError
-from fakescan.synth.families import colour_blend_clip, reenact_mouth_clip, upsample_artefacts_clip
 from fakescan.synth.faceswap import FaceClip, FakeClip, resynthesize_clip, swap_face_clip
+from fakescan.synth.families import colour_blend_clip, reenact_mouth_clip, upsample_artefacts_clip
 
 __all__ = [
     "ALL_METHODS",

@@ -32,9 +32,9 @@ from __future__ import annotations
 import numpy as np
 
 from fakescan.synth.faceswap import (
+    TEMPLATE_PAD,
     FaceClip,
     FakeClip,
-    TEMPLATE_PAD,
     align_source,
     composite,
     mask_template,
@@ -157,7 +157,7 @@ def upsample_artefacts_clip(
     """
     import cv2
 
-    count, height, width = clip.frames.shape[:3]
+    height, width = clip.frames.shape[1:3]
     side = float(rng.uniform(*side_weight))
     taps = np.array([side, 1.0, side], np.float32)
     kernel = np.outer(taps, taps).astype(np.float32)
