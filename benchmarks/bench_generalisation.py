@@ -54,6 +54,7 @@ import dataclasses
 import datetime as dt
 import json
 import math
+import os
 import platform
 import shutil
 import statistics
@@ -375,6 +376,14 @@ def _matrix(rows: Sequence[Mapping[str, Any]], methods: Sequence[str]) -> list[s
     return lines
 
 
+def _trained_on(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Which methods each model was trained on (``plain``, ``plain+sbi``), for the settings line."""
+    by_model: dict[str, set[str]] = {}
+    for row in rows:
+        by_model.setdefault(row["model"], set()).update([row["trained_on"]] if row["trained_on"] else [])
+    return "; ".join(f"{model} {', '.join(sorted(names)) or '–'}" for model, names in by_model.items())
+
+
 def render(rows: Sequence[Mapping[str, Any]], args: argparse.Namespace, budget: Mapping[str, float]) -> str:
     """The BENCHMARKS.md section."""
     import torch
@@ -392,11 +401,18 @@ def render(rows: Sequence[Mapping[str, Any]], args: argparse.Namespace, budget: 
         "## Generalisation to unseen forgery methods (`benchmarks/bench_generalisation.py`)",
         "",
         f"Machine: {device}; Python {platform.python_version()}, torch {torch.__version__},"
-        f" {torch.get_num_threads()} threads; {dt.date.today().isoformat()}."
-        f" Budget: {budget['wall'] / 60:.1f} min"
-        f" wall, {budget['cpu'] / 60:.1f} min CPU time (all threads of this process).",
+        f" {args.threads} thread(s) per run; {dt.date.today().isoformat()}."
+        f" Budget: {budget['wall'] / 60:.1f} min wall, {budget['cpu'] / 60:.1f} min CPU time"
+        + (f", summed over {budget['runs']} runs side by side" if budget.get("runs", 1) > 1 else "")
+        + " (CPU time: all threads of the benchmark's processes)."
+        + (
+            f" The machine was shared (load average {budget['load']:.1f} at the end), so wall times"
+            " are contended; the CPU time is the budget."
+            if budget.get("load")
+            else ""
+        ),
         f"Settings: models {', '.join(args.models)}; seeds {', '.join(map(str, seeds))}; methods"
-        f" {', '.join(methods)}; clips {args.clip_frames} frames at {args.clip_size} px, {args.crop_frames}"
+        f" {', '.join(methods)}; trained on, one at a time: {_trained_on(rows)}; clips {args.clip_frames} frames at {args.clip_size} px, {args.crop_frames}"
         f" crops per video at {args.image_size} px; {args.epochs} epochs, batch {args.batch_size}, Adam lr"
         f" {args.lr:g}, no schedule; {args.held_out} other people held out for test per seed; best epoch"
         " by validation loss on "
@@ -485,11 +501,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.from_rows:
         saved = [json.loads(path.read_text(encoding="utf-8")) for path in args.from_rows]
         rows = [row for run in saved for row in run["rows"]]
+        write = args.write
+        args = argparse.Namespace(**saved[0]["settings"])
         args.models = list(dict.fromkeys(row["model"] for row in rows))
         budget = {key: sum(run["budget"][key] for run in saved) for key in ("wall", "cpu")}
-        publish(render(rows, args, budget), BENCHMARKS_MD, args.write, START, END)
+        budget["runs"] = len(saved)
+        budget["load"] = max(run["budget"].get("load", 0.0) for run in saved)
+        publish(render(rows, args, budget), BENCHMARKS_MD, write, START, END)
         return 0
-    torch.set_num_threads(args.threads or usable_cores())
+    args.threads = args.threads or usable_cores()
+    torch.set_num_threads(args.threads)
     jobs = plan_jobs(args.models, args.recipes, args.train_methods, args.seeds)
     if len(args.seeds) < 3:
         print("note: fewer than 3 seeds; the table will not be a quality claim", file=sys.stderr)
@@ -519,6 +540,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
     budget = {"wall": time.perf_counter() - started, "cpu": time.process_time() - cpu_started}
+    budget["load"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     publish(render(rows, args, budget), BENCHMARKS_MD, args.write, START, END)
     return 0
 
