@@ -412,7 +412,8 @@ def render(rows: Sequence[Mapping[str, Any]], args: argparse.Namespace, budget: 
             else ""
         ),
         f"Settings: models {', '.join(args.models)}; seeds {', '.join(map(str, seeds))}; methods"
-        f" {', '.join(methods)}; trained on, one at a time: {_trained_on(rows)}; clips {args.clip_frames} frames at {args.clip_size} px, {args.crop_frames}"
+        f" {', '.join(methods)}; trained on, one at a time: {_trained_on(rows)}; clips"
+        f" {args.clip_frames} frames at {args.clip_size} px, {args.crop_frames}"
         f" crops per video at {args.image_size} px; {args.epochs} epochs, batch {args.batch_size}, Adam lr"
         f" {args.lr:g}, no schedule; {args.held_out} other people held out for test per seed; best epoch"
         " by validation loss on "
@@ -494,6 +495,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _load() -> float:
+    """The 1-minute load average (0 where the system has none)."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
@@ -534,13 +540,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
                 if args.rows:
                     budget = {"wall": time.perf_counter() - started, "cpu": time.process_time() - cpu_started}
+                    budget["load"] = _load()
                     saved = {"rows": rows, "budget": budget, "settings": vars(args) | {"work": str(work)}}
                     args.rows.write_text(json.dumps(saved, indent=1, default=str) + "\n", encoding="utf-8")
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
     budget = {"wall": time.perf_counter() - started, "cpu": time.process_time() - cpu_started}
-    budget["load"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    budget["load"] = _load()
     publish(render(rows, args, budget), BENCHMARKS_MD, args.write, START, END)
     return 0
 
