@@ -68,8 +68,8 @@ def mouth_displacement(
     the opening. Returns ``(dx, dy, window)``; sampling the frame at ``(x − dx, y − dy)`` applies it.
 
     >>> dx, dy, w = mouth_displacement((64, 64), np.array([16, 8, 48, 56]), 0.1, 0.0)
-    >>> float(w[0, 0]), float(dx[0, 0]), bool(w[45, 32] > 0.9)
-    (0.0, 0.0, True)
+    >>> float(w[0, 0]), bool(dy[0, 0] == 0), bool(w[45, 32] > 0.9)
+    (0.0, True, True)
     """
     height, width = shape
     x1, y1, x2, y2 = (float(v) for v in box)
