@@ -376,54 +376,58 @@ def _matrix(rows: Sequence[Mapping[str, Any]], methods: Sequence[str]) -> list[s
     return lines
 
 
-def _trained_on(rows: Sequence[Mapping[str, Any]]) -> str:
-    """Which methods each model was trained on (``plain``, ``plain+sbi``), for the settings line."""
-    by_model: dict[str, set[str]] = {}
-    for row in rows:
-        by_model.setdefault(row["model"], set()).update([row["trained_on"]] if row["trained_on"] else [])
-    return "; ".join(f"{model} {', '.join(sorted(names)) or '–'}" for model, names in by_model.items())
+def _settings(rows: Sequence[Mapping[str, Any]], args: argparse.Namespace) -> str:
+    """The settings line of one run (``args``) and its ``rows``."""
+    seeds = sorted({row["seed"] for row in rows})
+    models = list(dict.fromkeys(row["model"] for row in rows))
+    trained = sorted({row["trained_on"] for row in rows if row["trained_on"]})
+    selection = (
+        "a held-out clip of a training person and its fakes of the seen method (the val people join training)"
+        if args.select == "known-clip"
+        else f"the val split ({args.held_out} new people)"
+    )
+    return (
+        f"Settings of {', '.join(models)}: seeds {', '.join(map(str, seeds))}; trained on, one at a time:"
+        f" {', '.join(trained) or '–'}; clips {args.clip_frames} frames at {args.clip_size} px,"
+        f" {args.crop_frames} crops per video at {args.image_size} px; {args.epochs} epochs, batch"
+        f" {args.batch_size}, Adam lr {args.lr:g}, no schedule, {args.threads} thread(s);"
+        f" {args.held_out} other people held out for test per seed; best epoch by validation loss on"
+        f" {selection}."
+    )
 
 
-def render(rows: Sequence[Mapping[str, Any]], args: argparse.Namespace, budget: Mapping[str, float]) -> str:
-    """The BENCHMARKS.md section."""
+def render(
+    runs: Sequence[tuple[Sequence[Mapping[str, Any]], argparse.Namespace]], budget: Mapping[str, float]
+) -> str:
+    """The BENCHMARKS.md section from ``runs``: each the rows of one run and its settings."""
     import torch
 
-    methods = list(args.methods)
+    rows = [row for run_rows, _ in runs for row in run_rows]
+    first = runs[0][1]
+    methods = list(first.methods)
     summary = summarise(rows, methods)
-    seeds = sorted({row["seed"] for row in rows})
     device = (
         torch.cuda.get_device_name(0)
-        if args.device.startswith("cuda")
+        if first.device.startswith("cuda")
         else f"{cpu_model()}, {usable_cores()} cores"
     )
+    shared = (
+        f" The machine was shared with other jobs (load average {budget['load']:.1f} at the end),"
+        " so wall times are contended; the CPU time is the budget."
+        if budget.get("load")
+        else ""
+    )
+    side_by_side = f", summed over {len(runs)} runs side by side" if len(runs) > 1 else ""
     lines = [
         START,
         "## Generalisation to unseen forgery methods (`benchmarks/bench_generalisation.py`)",
         "",
-        f"Machine: {device}; Python {platform.python_version()}, torch {torch.__version__},"
-        f" {args.threads} thread(s) per run; {dt.date.today().isoformat()}."
-        f" Budget: {budget['wall'] / 60:.1f} min wall, {budget['cpu'] / 60:.1f} min CPU time"
-        + (f", summed over {budget['runs']} runs side by side" if budget.get("runs", 1) > 1 else "")
-        + " (CPU time: all threads of the benchmark's processes)."
-        + (
-            f" The machine was shared (load average {budget['load']:.1f} at the end), so wall times"
-            " are contended; the CPU time is the budget."
-            if budget.get("load")
-            else ""
-        ),
-        f"Settings: models {', '.join(args.models)}; seeds {', '.join(map(str, seeds))}; methods"
-        f" {', '.join(methods)}; trained on, one at a time: {_trained_on(rows)}; clips"
-        f" {args.clip_frames} frames at {args.clip_size} px, {args.crop_frames}"
-        f" crops per video at {args.image_size} px; {args.epochs} epochs, batch {args.batch_size}, Adam lr"
-        f" {args.lr:g}, no schedule; {args.held_out} other people held out for test per seed; best epoch"
-        " by validation loss on "
-        + (
-            "a held-out clip of a training person and its fakes of the seen method"
-            " (the val people join training)"
-            if args.select == "known-clip"
-            else f"the val split ({args.held_out} new people)"
-        )
-        + ".",
+        f"Machine: {device}; Python {platform.python_version()}, torch {torch.__version__};"
+        f" {dt.date.today().isoformat()}. Budget: {budget['wall'] / 60:.1f} min wall,"
+        f" {budget['cpu'] / 60:.1f} min CPU time{side_by_side} (CPU time: all threads of the"
+        f" benchmark's processes).{shared} Methods: {', '.join(methods)}.",
+        "",
+        *(f"- {_settings(run_rows, args)}" for run_rows, args in runs),
         "",
         "Summary: *seen* is the held-out people's fakes of the method trained on; *unseen* the mean over"
         " the methods not trained on. Each cell: mean ± sd over seeds (frame / video AUC; video ="
@@ -506,14 +510,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.from_rows:
         saved = [json.loads(path.read_text(encoding="utf-8")) for path in args.from_rows]
-        rows = [row for run in saved for row in run["rows"]]
-        write = args.write
-        args = argparse.Namespace(**saved[0]["settings"])
-        args.models = list(dict.fromkeys(row["model"] for row in rows))
+        runs = [(run["rows"], argparse.Namespace(**run["settings"])) for run in saved]
         budget = {key: sum(run["budget"][key] for run in saved) for key in ("wall", "cpu")}
-        budget["runs"] = len(saved)
         budget["load"] = max(run["budget"].get("load", 0.0) for run in saved)
-        publish(render(rows, args, budget), BENCHMARKS_MD, write, START, END)
+        publish(render(runs, budget), BENCHMARKS_MD, args.write, START, END)
         return 0
     args.threads = args.threads or usable_cores()
     torch.set_num_threads(args.threads)
@@ -548,7 +548,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     budget = {"wall": time.perf_counter() - started, "cpu": time.process_time() - cpu_started}
     budget["load"] = _load()
-    publish(render(rows, args, budget), BENCHMARKS_MD, args.write, START, END)
+    publish(render([(rows, args)], budget), BENCHMARKS_MD, args.write, START, END)
     return 0
 
 
