@@ -890,7 +890,9 @@ def synth(
     seed: Annotated[int, typer.Option(help="Seed of everything random in the build.")] = 0,
     every_sample: Annotated[
         bool,
-        typer.Option(help="Use every sample video and photo (twelve people), not the default six files."),
+        typer.Option(
+            help="Use every sample video and photo (about a dozen people), not the default six files."
+        ),
     ] = False,
     held_out: Annotated[int, typer.Option(help="People held out for each of val and test.")] = 2,
     overwrite: Annotated[bool, typer.Option(help="Replace an earlier synthetic build in --out.")] = False,

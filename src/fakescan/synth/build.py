@@ -148,7 +148,7 @@ def default_sources(samples: Path) -> list[Path]:
 
 def every_sample_source(samples: Path) -> list[Path]:
     """Every sample video and still photo with faces that ships (:data:`SAME_PEOPLE` names those
-    that show someone twice): three videos and eight photos, twelve people."""
+    that show someone twice): three videos and eight photos, about a dozen people."""
     return sorted((samples / "videos").glob("*")) + sorted((samples / "images").glob("*"))
 
 
