@@ -22,8 +22,11 @@ checkpoint selection), :func:`~fakescan.evaluate.runner.run_test` (no test video
 trained on), and :func:`check_people_apart` here (no person of the test split in the training or
 validation split).
 
-Checkpoints are chosen on the validation people with the *seen* method only (``plain``,
-``plain+sbi``) or on self-blends of their real clips (``sbi-only``), never on an unseen method.
+Checkpoints are chosen by validation loss on the *seen* method only (``plain``, ``plain+sbi``) or
+on self-blends of real clips (``sbi-only``), never on an unseen method. The validation data is, by
+default (``--select known-clip``), a held-out clip of the training person with the most clips and
+its fakes, and the val people join training: with a dozen people, validating on new people makes
+the loss favour the first epoch. ``--select people`` validates on the val split's people instead.
 Scores: frame AUC and video AUC (mean of the frame probabilities) of each method's fakes against all
 real test clips (the FF++ convention of :func:`~fakescan.evaluate.metrics.per_group_metrics`); a
 table cell is the mean ± sample standard deviation over seeds. "Unseen" is, per seed, the mean over
@@ -50,6 +53,8 @@ import argparse
 import dataclasses
 import datetime as dt
 import json
+import math
+import os
 import platform
 import shutil
 import statistics
@@ -97,8 +102,9 @@ def default_models() -> list[str]:
 def plan_jobs(
     models: Sequence[str], recipes: Sequence[str], methods: Sequence[str], seeds: Sequence[int]
 ) -> list[Job]:
-    """Every training of the grid: ``plain`` and ``plain+sbi`` once per training method,
-    ``sbi-only`` once (on reals only), each for every model and seed.
+    """Every training of the grid: ``plain`` and ``plain+sbi`` once per training method (``methods``:
+    those trained on; every built method is tested), ``sbi-only`` once (on reals only), each for
+    every model and seed.
 
     >>> jobs = plan_jobs(["cnn"], RECIPES, ["A", "B"], [0, 1, 2])
     >>> len(jobs), sorted({job.trained_on or "-" for job in jobs})
@@ -126,13 +132,53 @@ def split_for(job: Job, train: Iterable[Any], val: Iterable[Any]) -> tuple[list[
     return [r for r in train if keep(r)], [r for r in val if keep(r)]
 
 
+def target_clip(video_id: str) -> str:
+    """The real clip a video shows: ``…/003`` is clip 003, a fake ``…/003_015`` (clip 003 with
+    something of 015's) too.
+
+    >>> target_clip("manipulated_sequences/Resynth/c23/videos/003_015"), target_clip("x/videos/007")
+    ('003', '007')
+    """
+    return Path(video_id).name.split("_")[0]
+
+
+def known_clip_selection(records: Sequence[Any], clip: str) -> tuple[list[Any], list[Any]]:
+    """Train on every crop but those of ``clip`` and its fakes; select checkpoints on those.
+
+    With a dozen people, a validation split of *new* people makes the validation loss favour the
+    first epoch (it measures the faces, not the forgery); a held-out clip of a person seen in
+    training keeps it in step with training (``tests/synth/test_pseudo_training.py`` found the same).
+    The test people stay unseen either way.
+    """
+    held = [r for r in records if target_clip(r.video_id) == clip]
+    return [r for r in records if target_clip(r.video_id) != clip], held
+
+
+def selection_clip(identities: Mapping[str, str], train_pairs: Sequence[Sequence[str]]) -> str:
+    """The last training clip of the training person with the most clips (ties: by name).
+
+    >>> people = {"000": "ann", "001": "bob", "002": "ann", "003": "cy"}
+    >>> selection_clip(people, [("000", "001"), ("002", "003")])
+    '002'
+    """
+    clips = sorted({clip for pair in train_pairs for clip in pair})
+    counts: dict[str, int] = {}
+    for clip in clips:
+        counts[identities[clip]] = counts.get(identities[clip], 0) + 1
+    person = max(counts, key=lambda name: (counts[name], name))
+    return [clip for clip in clips if identities[clip] == person][-1]
+
+
 def check_people_apart(identities: Mapping[str, str], pairs: Mapping[str, Sequence[Sequence[str]]]) -> None:
     """Raise ``ValueError`` when a person of one split also appears in another.
 
     ``identities``: real clip id → person; ``pairs``: split → its ``(a, b)`` pairs of clip ids
     (:class:`~fakescan.synth.build.SynthReport`).
     """
-    people = {split: {identities[clip] for pair in split_pairs for clip in pair} for split, split_pairs in pairs.items()}
+    people = {
+        split: {identities[clip] for pair in split_pairs for clip in pair}
+        for split, split_pairs in pairs.items()
+    }
     names = sorted(people)
     for i, first in enumerate(names):
         for second in names[i + 1 :]:
@@ -155,7 +201,10 @@ def per_method_auc(frames: Any) -> dict[str, tuple[float, float]]:
         frame = binary_metrics(frames.labels[chosen], frames.scores[chosen])
         videos = video_scores(frames.video_ids[chosen], frames.labels[chosen], frames.scores[chosen])
         video = binary_metrics(videos.labels, videos.scores)
-        out[method] = (float(frame.auc), float(video.auc) if len(np.unique(videos.labels)) == 2 else float("nan"))
+        out[method] = (
+            float(frame.auc),
+            float(video.auc) if len(np.unique(videos.labels)) == 2 else float("nan"),
+        )
     return out
 
 
@@ -165,7 +214,7 @@ def mean_sd(values: Sequence[float]) -> str:
     >>> mean_sd([0.5, 0.7, 0.9])
     '0.70 ± 0.20'
     """
-    finite = [v for v in values if v == v]
+    finite = [v for v in values if not math.isnan(v)]
     if not finite:
         return "–"
     sd = statistics.stdev(finite) if len(finite) > 1 else 0.0
@@ -200,7 +249,7 @@ def summarise(rows: Sequence[Mapping[str, Any]], methods: Sequence[str]) -> list
             for key, pairs in (("seen", seen), ("unseen", unseen)):
                 if pairs:
                     entry[f"{key}_frame"].append(statistics.fmean(p[0] for p in pairs))
-                    videos = [p[1] for p in pairs if p[1] == p[1]]
+                    videos = [p[1] for p in pairs if not math.isnan(p[1])]
                     entry[f"{key}_video"].append(statistics.fmean(videos) if videos else float("nan"))
         out.append(entry)
     return out
@@ -234,11 +283,13 @@ def _build(seed: int, args: argparse.Namespace, work: Path) -> tuple[Path, Any]:
     crops = work / f"crops-{seed}"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DatasetWarning)  # a clip without a face crop is fine here
-        extract_dataset(records, synth.root, crops, ExtractConfig(frames=args.crop_frames, size=args.image_size))
+        extract_dataset(
+            records, synth.root, crops, ExtractConfig(frames=args.crop_frames, size=args.image_size)
+        )
     return crops, synth
 
 
-def _run_job(job: Job, crops: Path, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+def _run_job(job: Job, crops: Path, synth: Any, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from fakescan.data.packing import class_names_of
     from fakescan.evaluate.report import read_scores_csv
     from fakescan.evaluate.runner import run_test
@@ -246,7 +297,14 @@ def _run_job(job: Job, crops: Path, args: argparse.Namespace, work: Path) -> dic
     from fakescan.train.engine import fit, load_training_data
 
     full = load_training_data(crops, crops)
-    train, val = split_for(job, full.train, full.val)
+    if args.select == "known-clip":
+        clip = selection_clip(synth.identities, synth.pairs["train"])
+        pool_train, pool_val = known_clip_selection([*full.train, *full.val], clip)
+        pool_val = [dataclasses.replace(r, split="val") for r in pool_val]
+        pool_train = [dataclasses.replace(r, split="train") for r in pool_train]
+    else:
+        pool_train, pool_val = full.train, full.val
+    train, val = split_for(job, pool_train, pool_val)
     data = dataclasses.replace(full, train=train, val=val, class_names=class_names_of([*train, *val]))
     overrides = {
         "model": job.model,
@@ -266,25 +324,34 @@ def _run_job(job: Job, crops: Path, args: argparse.Namespace, work: Path) -> dic
     name = f"{job.model}-{job.recipe}-{job.trained_on or 'reals'}-{job.seed}"
     started = time.perf_counter()
     fitted = fit(load_config(overrides=overrides), data, work / "runs" / name)
-    tested = run_test(fitted.run_dir / "best", [crops], work / "tests" / name, device=args.device, names=["test"])
+    tested = run_test(
+        fitted.run_dir / "best", [crops], work / "tests" / name, device=args.device, names=["test"]
+    )
     result = tested.results[0]
     if result.overlap:
         raise RuntimeError(f"{name}: {result.overlap} test videos were in training")
     auc = per_method_auc(read_scores_csv(result.out_dir / "frames.csv"))
     shutil.rmtree(work / "runs" / name, ignore_errors=True)  # checkpoints of a benchmark are not kept
-    return {**dataclasses.asdict(job), "auc": auc, "best_epoch": fitted.best_epoch, "seconds": time.perf_counter() - started}
+    return {
+        **dataclasses.asdict(job),
+        "auc": auc,
+        "best_epoch": fitted.best_epoch,
+        "seconds": time.perf_counter() - started,
+    }
 
 
 def _table(summary: Sequence[Mapping[str, Any]]) -> list[str]:
     lines = [
-        "| model | recipe | trained on | seen: frame AUC | seen: video AUC | unseen: frame AUC | unseen: video AUC |",
+        "| model | recipe | trained on | seen: frame AUC | seen: video AUC | unseen: frame AUC"
+        " | unseen: video AUC |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for entry in summary:
         trained = SBI_ONLY + " + SBI" if entry["recipe"] == "sbi-only" else "one method at a time"
         lines.append(
             f"| {entry['model']} | {entry['recipe']} | {trained} | {mean_sd(entry['seen_frame'])} |"
-            f" {mean_sd(entry['seen_video'])} | {mean_sd(entry['unseen_frame'])} | {mean_sd(entry['unseen_video'])} |"
+            f" {mean_sd(entry['seen_video'])} | {mean_sd(entry['unseen_frame'])} |"
+            f" {mean_sd(entry['unseen_video'])} |"
         )
     return lines
 
@@ -309,28 +376,58 @@ def _matrix(rows: Sequence[Mapping[str, Any]], methods: Sequence[str]) -> list[s
     return lines
 
 
-def render(rows: Sequence[Mapping[str, Any]], args: argparse.Namespace, budget: Mapping[str, float]) -> str:
-    """The BENCHMARKS.md section."""
+def _settings(rows: Sequence[Mapping[str, Any]], args: argparse.Namespace) -> str:
+    """The settings line of one run (``args``) and its ``rows``."""
+    seeds = sorted({row["seed"] for row in rows})
+    models = list(dict.fromkeys(row["model"] for row in rows))
+    trained = sorted({row["trained_on"] for row in rows if row["trained_on"]})
+    selection = (
+        "a held-out clip of a training person and its fakes of the seen method (the val people join training)"
+        if args.select == "known-clip"
+        else f"the val split ({args.held_out} new people)"
+    )
+    return (
+        f"Settings of {', '.join(models)}: seeds {', '.join(map(str, seeds))}; trained on, one at a time:"
+        f" {', '.join(trained) or '–'}; clips {args.clip_frames} frames at {args.clip_size} px,"
+        f" {args.crop_frames} crops per video at {args.image_size} px; {args.epochs} epochs, batch"
+        f" {args.batch_size}, Adam lr {args.lr:g}, no schedule, {args.threads} thread(s);"
+        f" {args.held_out} other people held out for test per seed; best epoch by validation loss on"
+        f" {selection}."
+    )
+
+
+def render(
+    runs: Sequence[tuple[Sequence[Mapping[str, Any]], argparse.Namespace]], budget: Mapping[str, float]
+) -> str:
+    """The BENCHMARKS.md section from ``runs``: each the rows of one run and its settings."""
     import torch
 
-    methods = list(args.methods)
+    rows = [row for run_rows, _ in runs for row in run_rows]
+    first = runs[0][1]
+    methods = list(first.methods)
     summary = summarise(rows, methods)
-    seeds = sorted({row["seed"] for row in rows})
     device = (
-        torch.cuda.get_device_name(0) if args.device.startswith("cuda") else f"{cpu_model()}, {usable_cores()} cores"
+        torch.cuda.get_device_name(0)
+        if first.device.startswith("cuda")
+        else f"{cpu_model()}, {usable_cores()} cores"
     )
+    shared = (
+        f" The machine was shared with other jobs (load average {budget['load']:.1f} at the end),"
+        " so wall times are contended; the CPU time is the budget."
+        if budget.get("load")
+        else ""
+    )
+    side_by_side = f", summed over {len(runs)} runs side by side" if len(runs) > 1 else ""
     lines = [
         START,
         "## Generalisation to unseen forgery methods (`benchmarks/bench_generalisation.py`)",
         "",
-        f"Machine: {device}; Python {platform.python_version()}, torch {torch.__version__},"
-        f" {torch.get_num_threads()} threads; {dt.date.today().isoformat()}. Budget: {budget['wall'] / 60:.1f} min"
-        f" wall, {budget['cpu'] / 60:.1f} min CPU time (all threads of this process).",
-        f"Settings: models {', '.join(args.models)}; seeds {', '.join(map(str, seeds))}; methods"
-        f" {', '.join(methods)}; clips {args.clip_frames} frames at {args.clip_size} px, {args.crop_frames}"
-        f" crops per video at {args.image_size} px; {args.epochs} epochs, batch {args.batch_size}, Adam lr"
-        f" {args.lr:g}, no schedule, best epoch by validation loss; {args.held_out} people held out for"
-        " validation and as many for test, other people per seed.",
+        f"Machine: {device}; Python {platform.python_version()}, torch {torch.__version__};"
+        f" {dt.date.today().isoformat()}. Budget: {budget['wall'] / 60:.1f} min wall,"
+        f" {budget['cpu'] / 60:.1f} min CPU time{side_by_side} (CPU time: all threads of the"
+        f" benchmark's processes).{shared} Methods: {', '.join(methods)}.",
+        "",
+        *(f"- {_settings(run_rows, args)}" for run_rows, args in runs),
         "",
         "Summary: *seen* is the held-out people's fakes of the method trained on; *unseen* the mean over"
         " the methods not trained on. Each cell: mean ± sd over seeds (frame / video AUC; video ="
@@ -356,9 +453,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     from fakescan.synth.build import ALL_METHODS
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--models", default=None, help="comma list (default: every wanted model the registry has)")
-    parser.add_argument("--recipes", default=",".join(RECIPES), help="comma list of plain, plain+sbi, sbi-only")
+    parser.add_argument(
+        "--models", default=None, help="comma list (default: every wanted model the registry has)"
+    )
+    parser.add_argument(
+        "--recipes", default=",".join(RECIPES), help="comma list of plain, plain+sbi, sbi-only"
+    )
     parser.add_argument("--methods", default=",".join(ALL_METHODS), help="synthetic methods, comma list")
+    parser.add_argument(
+        "--train-methods", default=None, help="methods to train on, one at a time (default: all)"
+    )
     parser.add_argument("--seeds", default="0,1,2", help="comma list, at least three for a table")
     parser.add_argument("--image-size", type=int, default=64, help="crop side = training input, pixels")
     parser.add_argument("--clip-size", type=int, default=128, help="side of the synthetic clips, pixels")
@@ -366,7 +470,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--crop-frames", type=int, default=8, help="face crops per video")
     parser.add_argument("--clips-per-video", type=int, default=3)
     parser.add_argument("--held-out", type=int, default=3, help="people held out for val, and for test")
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument(
+        "--select", choices=("known-clip", "people"), default="known-clip",
+        help="checkpoints chosen on a held-out clip of a training person (and the val people join"
+        " training), or on the val split's new people",
+    )  # fmt: skip
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--device", default="cpu")
@@ -383,8 +492,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args.models = args.models.split(",") if args.models else default_models()
     args.recipes = args.recipes.split(",")
     args.methods = args.methods.split(",")
+    args.train_methods = args.train_methods.split(",") if args.train_methods else list(args.methods)
+    if set(args.train_methods) - set(args.methods):
+        parser.error(f"--train-methods must be among --methods ({', '.join(args.methods)})")
     args.seeds = [int(s) for s in args.seeds.split(",")]
     return args
+
+
+def _load() -> float:
+    """The 1-minute load average (0 where the system has none)."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -393,13 +510,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.from_rows:
         saved = [json.loads(path.read_text(encoding="utf-8")) for path in args.from_rows]
-        rows = [row for run in saved for row in run["rows"]]
-        args.models = list(dict.fromkeys(row["model"] for row in rows))
+        runs = [(run["rows"], argparse.Namespace(**run["settings"])) for run in saved]
         budget = {key: sum(run["budget"][key] for run in saved) for key in ("wall", "cpu")}
-        publish(render(rows, args, budget), BENCHMARKS_MD, args.write, START, END)
+        budget["load"] = max(run["budget"].get("load", 0.0) for run in saved)
+        publish(render(runs, budget), BENCHMARKS_MD, args.write, START, END)
         return 0
-    torch.set_num_threads(args.threads or usable_cores())
-    jobs = plan_jobs(args.models, args.recipes, args.methods, args.seeds)
+    args.threads = args.threads or usable_cores()
+    torch.set_num_threads(args.threads)
+    jobs = plan_jobs(args.models, args.recipes, args.train_methods, args.seeds)
     if len(args.seeds) < 3:
         print("note: fewer than 3 seeds; the table will not be a quality claim", file=sys.stderr)
     work = args.work or Path(tempfile.mkdtemp(prefix="fakescan-generalisation-"))
@@ -412,19 +530,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             test_people = sorted({synth.identities[c] for pair in synth.pairs["test"] for c in pair})
             print(f"seed {seed}: test people {', '.join(test_people)}", flush=True)
             for job in (j for j in jobs if j.seed == seed):
-                row = _run_job(job, crops, args, work)
+                row = _run_job(job, crops, synth, args, work)
                 rows.append(row)
                 aucs = ", ".join(f"{m} {f:.2f}/{v:.2f}" for m, (f, v) in row["auc"].items())
-                print(f"  {job.model} {job.recipe} on {job.trained_on or SBI_ONLY}: {aucs} ({row['seconds']:.0f} s)", flush=True)
+                print(
+                    f"  {job.model} {job.recipe} on {job.trained_on or SBI_ONLY}: {aucs}"
+                    f" ({row['seconds']:.0f} s)",
+                    flush=True,
+                )
                 if args.rows:
                     budget = {"wall": time.perf_counter() - started, "cpu": time.process_time() - cpu_started}
+                    budget["load"] = _load()
                     saved = {"rows": rows, "budget": budget, "settings": vars(args) | {"work": str(work)}}
                     args.rows.write_text(json.dumps(saved, indent=1, default=str) + "\n", encoding="utf-8")
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
     budget = {"wall": time.perf_counter() - started, "cpu": time.process_time() - cpu_started}
-    publish(render(rows, args, budget), BENCHMARKS_MD, args.write, START, END)
+    budget["load"] = _load()
+    publish(render([(rows, args)], budget), BENCHMARKS_MD, args.write, START, END)
     return 0
 
 

@@ -77,7 +77,9 @@ def test_seen_and_unseen_are_averaged_per_seed(bench: ModuleType) -> None:
     for seed in (0, 1, 2):
         for trained_on in methods:  # perfect on the method trained on, chance elsewhere
             auc = {m: (1.0, 1.0) if m == trained_on else (0.5 + 0.1 * seed, 0.5) for m in methods}
-            rows.append({"model": "cnn", "recipe": "plain", "trained_on": trained_on, "seed": seed, "auc": auc})
+            rows.append(
+                {"model": "cnn", "recipe": "plain", "trained_on": trained_on, "seed": seed, "auc": auc}
+            )
         rows.append({"model": "cnn", "recipe": "sbi-only", "trained_on": None, "seed": seed,
                      "auc": dict.fromkeys(methods, (0.8, 0.9))})  # fmt: skip
     summary = {entry["recipe"]: entry for entry in bench.summarise(rows, methods)}
@@ -99,3 +101,35 @@ def test_per_method_auc_scores_each_method_against_every_real(bench: ModuleType)
     auc = bench.per_method_auc(frames)
     assert auc["A"] == (1.0, 1.0)
     assert auc["B"][0] == pytest.approx(0.25) and auc["B"][1] == pytest.approx(0.0)
+
+
+def test_the_section_holds_the_summary_and_each_runs_settings(bench: ModuleType) -> None:
+    import argparse
+
+    settings = {
+        "methods": ["A", "B"], "device": "cpu", "select": "known-clip", "held_out": 3, "clip_frames": 16,
+        "clip_size": 128, "crop_frames": 8, "image_size": 64, "epochs": 4, "batch_size": 16, "lr": 1e-3,
+        "threads": 1,
+    }  # fmt: skip
+    runs = []
+    for model, epochs in (("cnn", 8), ("xception", 4)):
+        rows = [
+            {
+                "model": model,
+                "recipe": "plain",
+                "trained_on": "A",
+                "seed": seed,
+                "auc": {"A": (0.9, 1.0), "B": (0.5 + 0.1 * seed, 0.5)},
+            }
+            for seed in (0, 1, 2)
+        ]
+        runs.append((rows, argparse.Namespace(**{**settings, "epochs": epochs})))
+    section = bench.render(runs, {"wall": 120.0, "cpu": 60.0, "load": 9.0})
+    assert section.startswith(bench.START) and section.rstrip().endswith(bench.END)
+    assert (
+        "| cnn | plain | one method at a time | 0.90 ± 0.00 | 1.00 ± 0.00 | 0.60 ± 0.10 | 0.50 ± 0.00 |"
+        in section
+    )
+    assert "Settings of cnn" in section and "8 epochs" in section and "4 epochs" in section
+    assert "1.0 min CPU time, summed over 2 runs" in section and "load average 9.0" in section
+    assert "| xception | plain | A | **0.90 ± 0.00** (1.00 ± 0.00) | 0.60 ± 0.10 (0.50 ± 0.00) |" in section

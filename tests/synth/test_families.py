@@ -104,7 +104,9 @@ def _checkerboard_power(image: np.ndarray, box: np.ndarray) -> float:
     gray = gray[: gray.shape[0] // 4 * 4, : gray.shape[1] // 4 * 4]
     power = np.abs(np.fft.fft2(gray - gray.mean())) ** 2
     n0, n1 = power.shape
-    return float((power[n0 // 2, 0] + power[0, n1 // 2] + power[n0 // 4, 0] + power[0, n1 // 4]) / power.mean())
+    return float(
+        (power[n0 // 2, 0] + power[0, n1 // 2] + power[n0 // 4, 0] + power[0, n1 // 4]) / power.mean()
+    )
 
 
 def test_upsampling_leaves_a_checkerboard_in_the_face(clips: tuple[FaceClip, FaceClip]) -> None:
@@ -131,8 +133,12 @@ def test_colour_blend_shifts_the_colour_inside_shapes_of_every_kind(clips: tuple
     real = clips[0]
     fake = colour_blend_clip(real, clips[1], np.random.default_rng(3))
     inside = fake.masks > 0.9
-    lab = [cv2.cvtColor(f, cv2.COLOR_RGB2LAB)[inside[0]].astype(float).mean(axis=0) for f in (real.frames[0], fake.frames[0])]
+    lab = [
+        cv2.cvtColor(f, cv2.COLOR_RGB2LAB)[inside[0]].astype(float).mean(axis=0)
+        for f in (real.frames[0], fake.frames[0])
+    ]
     assert np.abs(lab[1] - lab[0]).max() > 5.0  # another face, in mismatched colour
+
     # Every shape has a narrower feather than the swaps' masks, and the shapes differ.
     def feather(mask: np.ndarray) -> float:
         return float(((mask > 0.05) & (mask < 0.95)).sum() / (mask > 0.5).sum())

@@ -48,8 +48,8 @@ from fakescan.data.datasets.index import SPLITS, Split
 from fakescan.data.faces.base import Box, FaceDetector, box_area, pick_face
 from fakescan.data.faces.crop import square_crop_box
 from fakescan.errors import ConfigError, InputError
-from fakescan.synth.families import colour_blend_clip, reenact_mouth_clip, upsample_artefacts_clip
 from fakescan.synth.faceswap import FaceClip, FakeClip, resynthesize_clip, swap_face_clip
+from fakescan.synth.families import colour_blend_clip, reenact_mouth_clip, upsample_artefacts_clip
 
 __all__ = [
     "ALL_METHODS",
@@ -148,7 +148,7 @@ def default_sources(samples: Path) -> list[Path]:
 
 def every_sample_source(samples: Path) -> list[Path]:
     """Every sample video and still photo with faces that ships (:data:`SAME_PEOPLE` names those
-    that show someone twice): three videos and eight photos, twelve people."""
+    that show someone twice): three videos and eight photos, about a dozen people."""
     return sorted((samples / "videos").glob("*")) + sorted((samples / "images").glob("*"))
 
 

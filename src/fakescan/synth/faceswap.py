@@ -177,7 +177,9 @@ def align_source(
     sx1, sy1, sx2, sy2 = (float(v) for v in source_box)
     kx, ky = (tx2 - tx1) / max(sx2 - sx1, 1.0), (ty2 - ty1) / max(sy2 - sy1, 1.0)
     align = np.array([[kx, 0.0, tx1 - kx * sx1], [0.0, ky, ty1 - ky * sy1]], np.float32)
-    return cv2.warpAffine(source, align, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return cv2.warpAffine(
+        source, align, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+    )
 
 
 def swap_face_frame(

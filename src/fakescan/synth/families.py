@@ -32,9 +32,9 @@ from __future__ import annotations
 import numpy as np
 
 from fakescan.synth.faceswap import (
+    TEMPLATE_PAD,
     FaceClip,
     FakeClip,
-    TEMPLATE_PAD,
     align_source,
     composite,
     mask_template,
@@ -68,8 +68,8 @@ def mouth_displacement(
     the opening. Returns ``(dx, dy, window)``; sampling the frame at ``(x − dx, y − dy)`` applies it.
 
     >>> dx, dy, w = mouth_displacement((64, 64), np.array([16, 8, 48, 56]), 0.1, 0.0)
-    >>> float(w[0, 0]), float(dx[0, 0]), bool(w[45, 32] > 0.9)
-    (0.0, 0.0, True)
+    >>> float(w[0, 0]), bool(dy[0, 0] == 0), bool(w[45, 32] > 0.9)
+    (0.0, True, True)
     """
     height, width = shape
     x1, y1, x2, y2 = (float(v) for v in box)
@@ -157,7 +157,7 @@ def upsample_artefacts_clip(
     """
     import cv2
 
-    count, height, width = clip.frames.shape[:3]
+    height, width = clip.frames.shape[1:3]
     side = float(rng.uniform(*side_weight))
     taps = np.array([side, 1.0, side], np.float32)
     kernel = np.outer(taps, taps).astype(np.float32)
