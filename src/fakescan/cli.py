@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from fakescan import __version__
 from fakescan.errors import ConfigError, FakescanError
@@ -40,10 +41,22 @@ app = typer.Typer(
 samples_app = typer.Typer(help="Real sample media fetched from the package registry.", no_args_is_help=True)
 app.add_typer(samples_app, name="samples")
 
-console = Console(stderr=True)
+console = Console(stderr=True, markup=False)
+"""Every message goes to stderr without rich markup: paths, reasons and other user text can hold
+``[...]`` (``clip [final].mp4``, ``fakescan[onnx]``) and are printed as they are. Styled words
+come from :func:`_styled`."""
 _state = {"debug": False}
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+def _styled(label: str, style: str, text: object) -> Text:
+    """``label`` in ``style``, a space, then ``text`` exactly as it is (never read as rich markup).
+
+    >>> _styled("error:", "bold red", "clip [final].mp4: not found").plain
+    'error: clip [final].mp4: not found'
+    """
+    return Text.assemble((label, style), " ", str(text))
 
 
 def _report_errors(command: Callable[P, None]) -> Callable[P, None]:
@@ -57,7 +70,7 @@ def _report_errors(command: Callable[P, None]) -> Callable[P, None]:
             if _state["debug"]:
                 raise
             console.quiet = False
-            console.print(f"[bold red]error:[/] {error}", soft_wrap=True, highlight=False)
+            console.print(_styled("error:", "bold red", error), soft_wrap=True, highlight=False)
             raise typer.Exit(1) from None
 
     return run
@@ -202,7 +215,7 @@ def _with_dataset_warnings(function: Callable[..., R], *args: object, **kwargs: 
         result = function(*args, **kwargs)
     for warning in caught:
         if issubclass(warning.category, DatasetWarning):
-            console.print(f"[yellow]warning:[/] {warning.message}", soft_wrap=True, highlight=False)
+            console.print(_styled("warning:", "yellow", warning.message), soft_wrap=True, highlight=False)
         else:
             warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     return result
@@ -220,7 +233,7 @@ def _print_index(records: list[VideoRecord], title: str) -> None:
     for name, per_split in counts.items():
         table.add_row(name, *(str(per_split[split]) for split in SPLITS), str(sum(per_split.values())))
     totals = [sum(per_split[split] for per_split in counts.values()) for split in SPLITS]
-    table.add_row("[bold]all", *(str(total) for total in totals), str(sum(totals)))
+    table.add_row(Text("all", style="bold"), *(str(total) for total in totals), str(sum(totals)))
     console.print(table)
 
 
@@ -407,7 +420,7 @@ def extract(
     )
     failures = [r for r in report.results if r.status not in ("ok", "no_face")]
     for result in failures[:20]:
-        console.print(f"[yellow]skipped[/] {describe_failure(result)}", soft_wrap=True)
+        console.print(_styled("skipped", "yellow", describe_failure(result)), soft_wrap=True)
     if len(failures) > 20:
         console.print(f"... and {len(failures) - 20} more: see the manifest")
     console.print(f"manifest: {report.manifest}", soft_wrap=True)
@@ -530,7 +543,7 @@ def pack(
             else f"{described}; no training split packed, so no normalisation statistics"
         )
     for skipped in report.skipped[:20]:
-        console.print(f"[yellow]skipped[/] {skipped.path}: {skipped.reason}", soft_wrap=True)
+        console.print(_styled("skipped", "yellow", f"{skipped.path}: {skipped.reason}"), soft_wrap=True)
     if len(report.skipped) > 20:
         console.print(f"... and {len(report.skipped) - 20} more: see {report.index_path}")
     console.print(f"index: {report.index_path}", soft_wrap=True)
@@ -667,7 +680,7 @@ def train(
     config = load_config(config_file, overrides)
     data = load_training_data(train_data, val_data)
     console.print(
-        f"training [bold]{config.model}[/] on {len(data.train)} crops ({len(data.train_videos)} videos), "
+        f"training {config.model} on {len(data.train)} crops ({len(data.train_videos)} videos), "
         f"validating on {len(data.val)}; classes {', '.join(data.class_names)}"
         + (" + self-blended pseudo-fakes" if config.data.pseudo_fakes == "sbi" else ""),
         highlight=False,
@@ -687,12 +700,11 @@ def train(
 
         def on_epoch(row) -> None:
             progress.update(task, epoch=row.epoch + 1)
-            mark = " [green]best[/]" if row.best else ""
-            progress.console.print(
+            line = Text(
                 f"epoch {row.epoch}: train loss {row.train_loss:.4f}  val loss {row.val_loss:.4f}  "
-                f"val AUC {row.val_auc:.4f}  val ACC {row.val_acc:.4f}  {row.images_per_s:.1f} img/s{mark}",
-                highlight=False,
+                f"val AUC {row.val_auc:.4f}  val ACC {row.val_acc:.4f}  {row.images_per_s:.1f} img/s"
             )
+            progress.console.print(line + Text(" best", "green") if row.best else line, highlight=False)
 
         result = fit(config, data, out, resume=resume, on_epoch=on_epoch, on_step=on_step)
     stopped = " (early stopping)" if result.stopped_early else ""
@@ -743,7 +755,7 @@ def test_command(
     )
     frames = {r.name: r.frame for r in report.results}
     videos = {r.name: r.video for r in report.results}
-    Console().print(cross_dataset_rich_table(frames, videos, title="fakescan test"))
+    Console(markup=False).print(cross_dataset_rich_table(frames, videos, title="fakescan test"))
     console.print(f"summary: {report.summary_md}", highlight=False)
 
 
@@ -830,12 +842,14 @@ def predict(
     colours = {"fake": "red", "real": "green", "no_face": "yellow", "error": "bold red"}
     for p in report.predictions:
         score = "" if p.score is None else f"{p.score:.3f}"
-        verdict = f"[{colours[p.verdict]}]{p.verdict.replace('_', ' ')}[/]"
+        verdict = Text(p.verdict.replace("_", " "), style=colours[p.verdict])
         table.add_row(str(p.path), verdict, score, str(p.frames_used), str(p.faces_found))
     console.print(table)
     for p in report.predictions:
         if p.reason and p.verdict != "no_face":
-            console.print(f"[yellow]{p.verdict}[/] {p.path}: {p.reason}", soft_wrap=True, highlight=False)
+            console.print(
+                _styled(p.verdict, "yellow", f"{p.path}: {p.reason}"), soft_wrap=True, highlight=False
+            )
     console.print(f"{len(report.predictions)} files in {report.seconds:.1f} s ({report.backend} backend)")
     if json_out is not None:
         write_json(json_out, report)
@@ -918,7 +932,7 @@ def synth(
         table.add_row(split, str(len(pairs)), str(report.reals[split]), *fakes)
     console.print(table)
     for note in report.skipped:
-        console.print(f"[yellow]skipped:[/] {note}", soft_wrap=True, highlight=False)
+        console.print(_styled("skipped:", "yellow", note), soft_wrap=True, highlight=False)
     folders = ",".join(report.folders.values())
     console.print(f"read it with: fakescan prepare --dataset ffpp --root {report.root} --methods {folders}")
 
@@ -942,7 +956,7 @@ def demo(
     with console.status("starting ...") as status:
 
         def show(name: str, description: str) -> None:
-            status.update(f"[{STAGES.index(name) + 1}/{len(STAGES)}] {description} ...")
+            status.update(Text(f"[{STAGES.index(name) + 1}/{len(STAGES)}] {description} ..."))
 
         report = run_demo(out, quick=quick, seed=seed, on_stage=show)
     video, frame = report.test.video, report.test.frame
@@ -951,7 +965,7 @@ def demo(
         f" accuracy {frame.acc:.3f} · {report.total_seconds:.0f} s"
     )
     console.print(
-        "[yellow]trained on synthetic forgeries of a few people: not a real-world deepfake detector"
+        Text("trained on synthetic forgeries of a few people: not a real-world deepfake detector", "yellow")
     )
     console.print(f"report: {report.report_md}", soft_wrap=True, highlight=False)
 
