@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import errno
-import json
 import shutil
 from pathlib import Path
 
@@ -61,3 +60,81 @@ def test_brackets_in_an_error_message_survive(tmp_path: Path) -> None:
     assert done.exit_code == 1
     assert error_lines(done.stderr) == ["error: no input could be processed (1 files, all failed)"]
     assert "a[/x].mp4: unreadable" in done.stderr
+
+
+# -- 2, 3. a failed output write is an error of the run, on one line ---------------------------------
+
+
+class _FullDisk:
+    """Stands in for ``open`` in fakescan._atomic: writing a file whose name matches fails with ENOSPC."""
+
+    def __init__(self, *names: str) -> None:
+        self.names = names
+
+    def __call__(self, path, mode="r", *args, **kwargs):
+        handle = open(path, mode, *args, **kwargs)  # noqa: SIM115  # closed by the caller's with
+        if "w" in mode and any(name in Path(path).name for name in self.names):
+            handle.close()
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return handle
+
+
+def test_disk_full_while_writing_crops_fails_the_run(
+    samples: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("fakescan._atomic.open", _FullDisk(".png"), raising=False)
+    out = tmp_path / "out"
+    done = invoke("extract", samples / "images/obama.jpg", "--out", out, "--detector", "haar")
+    assert done.exit_code == 1 and "Traceback" not in done.output
+    assert error_lines(done.stderr) == [
+        f"error: 1 of 1 files failed because an output could not be written (or by a fault of fakescan's):"
+        f" see {out / 'manifest.csv'}; run again to retry them"
+    ]
+    (row,) = manifest_rows(out)
+    assert row["status"] == "error"
+    assert row["reason"] == f"{out / 'obama/0.png'}: cannot write (no space left on device): free disk space, " \
+        "or choose another location"  # fmt: skip
+    assert not list(out.rglob("*.png")) and not list(out.rglob("_extract.json"))
+    monkeypatch.undo()
+    again = invoke("extract", samples / "images/obama.jpg", "--out", out, "--detector", "haar")
+    assert again.exit_code == 0 and [r["status"] for r in manifest_rows(out)] == ["ok"]
+
+
+def test_disk_full_while_writing_the_manifest_is_one_line(
+    samples: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("fakescan._atomic.open", _FullDisk("manifest.csv"), raising=False)
+    out = tmp_path / "out"
+    done = invoke("extract", samples / "images/obama.jpg", "--out", out, "--detector", "haar")
+    assert done.exit_code == 1 and "Traceback" not in done.output
+    assert error_lines(done.stderr) == [
+        f"error: {out / 'manifest.csv'}: cannot write (no space left on device): free disk space, "
+        "or choose another location"
+    ]
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary file left
+
+
+def test_an_out_folder_that_is_a_file_is_one_line(samples: Path, checkpoint: Path, tmp_path: Path) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("a file")
+    done = invoke("extract", samples / "images/obama.jpg", "--out", taken)
+    assert done.exit_code == 1 and "Traceback" not in done.output
+    assert error_lines(done.stderr) == [f"error: {taken}: is a file, not a folder: choose another output folder"]
+    below = invoke("extract", samples / "images/obama.jpg", "--out", taken / "crops")
+    assert below.exit_code == 1 and "Traceback" not in below.output and len(error_lines(below.stderr)) == 1
+    assert str(taken / "crops") in below.stderr
+    explain = invoke("predict", samples / "images/obama.jpg", "--model", checkpoint, "--explain", taken)
+    assert explain.exit_code == 1 and error_lines(explain.stderr) == error_lines(done.stderr)
+
+
+def test_predict_checks_its_output_files_before_the_work(
+    samples: Path, checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("scored although the results could not be written")
+
+    monkeypatch.setattr("fakescan.predict.run_prediction", never)
+    for option in ("--json", "--csv"):
+        done = invoke("predict", samples / "images/obama.jpg", "--model", checkpoint, option, tmp_path)
+        assert done.exit_code == 1 and "Traceback" not in done.output
+        assert error_lines(done.stderr) == [f"error: {tmp_path}: is a folder: give the path of a file to write"]

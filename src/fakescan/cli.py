@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from fakescan import __version__
-from fakescan.errors import ConfigError, FakescanError
+from fakescan.errors import ConfigError, FakescanError, UsageError
 
 if TYPE_CHECKING:
     from fakescan.data.datasets import VideoRecord
@@ -59,8 +59,17 @@ def _styled(label: str, style: str, text: object) -> Text:
     return Text.assemble((label, style), " ", str(text))
 
 
+def _print_error(error: object) -> None:
+    console.quiet = False
+    console.print(_styled("error:", "bold red", error), soft_wrap=True, highlight=False)
+
+
 def _report_errors(command: Callable[P, None]) -> Callable[P, None]:
-    """Turn a :class:`FakescanError` into one red line and exit code 1 (a traceback with --debug)."""
+    """Turn a :class:`FakescanError` (or an ``OSError``) into one red line and exit code 1.
+
+    A :class:`UsageError` exits with 2, like the command line's own usage errors. ``--debug`` shows
+    the traceback instead.
+    """
 
     @functools.wraps(command)
     def run(*args: P.args, **kwargs: P.kwargs) -> None:
@@ -69,8 +78,13 @@ def _report_errors(command: Callable[P, None]) -> Callable[P, None]:
         except FakescanError as error:
             if _state["debug"]:
                 raise
-            console.quiet = False
-            console.print(_styled("error:", "bold red", error), soft_wrap=True, highlight=False)
+            _print_error(error)
+            raise typer.Exit(2 if isinstance(error, UsageError) else 1) from None
+        except OSError as error:  # a fault of the environment that no library call named: one line too
+            if _state["debug"]:
+                raise
+            where = f"{error.filename}: " if error.filename else ""
+            _print_error(f"{where}{(error.strerror or str(error)).lower()}")
             raise typer.Exit(1) from None
 
     return run
@@ -432,6 +446,12 @@ def extract(
             console.print(
                 "after the last shard, run fakescan prepare with the same options to write crops.csv"
             )
+    failed = report.status_counts["error"]
+    if failed:  # data was lost: unlike bad input, this fails the run
+        raise FakescanError(
+            f"{failed} of {len(report.results)} files failed because an output could not be written"
+            f" (or by a fault of fakescan's): see {report.manifest}; run again to retry them"
+        )
     _require_processed(len(report.results), report.processed)
 
 
@@ -579,8 +599,10 @@ def prepare(
     options = _dataset_options(
         compression, methods, seed, val_fraction, fractions, val_parts, group_by, splits_dir
     )
+    from fakescan._atomic import make_output_dir
+
     records = _with_dataset_warnings(build_index, dataset, root, **options)
-    out.mkdir(parents=True, exist_ok=True)
+    make_output_dir(out)
     write_video_index(out / "index.csv", records)
     _print_index(records, f"{dataset}: {len(records)} videos → {out / 'index.csv'}")
     manifests = find_manifests(out)
@@ -806,6 +828,7 @@ def predict(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from fakescan._atomic import check_output_file, make_output_dir
     from fakescan.data.extract import ExtractConfig
     from fakescan.predict import PredictConfig, Prediction, load_predictor, run_prediction
     from fakescan.predict.engine import write_csv, write_json
@@ -822,6 +845,12 @@ def predict(
         batch_size=batch_size,
         aggregate=aggregate,  # type: ignore[arg-type]  # validated by PredictConfig
     )
+    for target in (json_out, csv_out):
+        if target not in (None, "-"):
+            check_output_file(target)  # before the work, so that no result is lost to a bad path
+    for folder in (explain, save_crops):
+        if folder is not None:
+            make_output_dir(folder)
     predictor = load_predictor(model, backend=backend, device=device, channels_last=channels_last)  # type: ignore[arg-type]
     columns = (TextColumn("[bold]predict"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:

@@ -15,6 +15,7 @@ So a run killed at any moment and started again gives the same output as one tha
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -30,7 +31,7 @@ from typing import Literal
 
 import numpy as np
 
-from fakescan._atomic import TMP_MARK, atomic_write_text
+from fakescan._atomic import TMP_MARK, atomic_write_text, make_output_dir
 from fakescan.data.faces import Detection, FaceDetector, create_detector, pick_face
 from fakescan.data.faces.base import Box, box_area
 from fakescan.data.faces.crop import BorderMode, crop_face
@@ -43,7 +44,7 @@ from fakescan.data.video import (
     read_frames,
     snap_to_keyframes,
 )
-from fakescan.errors import ConfigError, DecodeError, InputError
+from fakescan.errors import ConfigError, DecodeError, InputError, OutputError
 
 __all__ = [
     "RECORD_NAME",
@@ -64,7 +65,8 @@ __all__ = [
 ]
 
 Status = Literal["ok", "no_face", "decode_error", "unreadable", "error"]
-"""Outcome of a file or frame. ``error`` marks a fault of fakescan itself, retried on the next run."""
+"""Outcome of a file or frame. ``error`` marks a failed output write (disk full, ...) or a fault of
+fakescan itself: no record is kept, so the next run retries the file."""
 
 RECORD_NAME = "_extract.json"
 _RECORD_VERSION = 1
@@ -416,17 +418,30 @@ def iter_frame_faces(item: MediaItem, config: ExtractConfig, detector: FaceDetec
 def extract_item(item: MediaItem, config: ExtractConfig, detector: FaceDetector, out_dir: Path) -> ItemResult:
     """Extract the face crops of one file into ``out_dir / item.key``, or reuse a finished record.
 
-    Bad input never raises: the result carries status and reason. Only errors of fakescan's own
-    making (status ``error``) are left without a record, so that the next run retries them.
+    Bad input never raises: the result carries status and reason. A failed output write (disk
+    full, ...) and errors of fakescan's own making get status ``error`` and no record, so that the
+    next run retries them.
     """
     folder = out_dir / item.key
     if item.path.is_file():
         done = _load_record(out_dir, item, config)
         if done is not None:
             return done
-    _clear_folder(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        return _extract_anew(item, config, detector, folder)
+    except OutputError as error:  # the output, not the input, is at fault
+        reason = str(error)
+    except Exception as error:  # a fault of ours: report it on one line
+        reason = f"{type(error).__name__}: {error}".splitlines()[0]
+    with contextlib.suppress(OSError):
+        _clear_folder(folder)
+    return _failed(item, "error", reason)
 
+
+def _extract_anew(item: MediaItem, config: ExtractConfig, detector: FaceDetector, folder: Path) -> ItemResult:
+    """:func:`extract_item` without a finished record: bad input is a status; OutputError raises."""
+    _clear_folder(folder)
+    make_output_dir(folder)
     rows: list[ManifestRow] = []
     status: Status = "no_face"
     reason = ""
@@ -480,9 +495,6 @@ def extract_item(item: MediaItem, config: ExtractConfig, detector: FaceDetector,
         _clear_folder(folder)
         status, reason = "unreadable", error.reason
         rows = [ManifestRow(source, item.kind, "unreadable", reason=error.reason)]
-    except Exception as error:  # a fault of ours: report it on one line and retry it next run
-        _clear_folder(folder)
-        return _failed(item, "error", f"{type(error).__name__}: {error}".splitlines()[0])
     if status == "no_face" and not reason:
         reason = "no face found in any searched frame"
 
@@ -577,7 +589,7 @@ def run_extraction(
     items, missing, ignored = collect_inputs(inputs)
     if shard is not None:
         items = select_shard(items, *shard)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_output_dir(out_dir)
     _remove_stale_temporaries(out_dir)
     total = len(items) + len(missing)
 

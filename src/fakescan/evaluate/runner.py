@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from fakescan._atomic import make_output_dir
 from fakescan.data.datasets.index import CropRecord, read_crop_table
 from fakescan.errors import ConfigError, SplitLeakError
 
@@ -166,7 +167,7 @@ def run_test(
         if predictions.probs is not None:
             multiclass = multiclass_metrics(predictions.class_labels, predictions.probs, meta.class_names)
         set_dir = out_dir / name
-        set_dir.mkdir(parents=True, exist_ok=True)
+        make_output_dir(set_dir)
         write_scores_csv(set_dir / "frames.csv", predictions.frame_scores(methods))
         write_video_scores_csv(set_dir / "videos.csv", videos, threshold)
         plot_roc(
@@ -198,7 +199,7 @@ def run_test(
         if on_set is not None:
             on_set(result)
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_output_dir(out_dir)
     from fakescan._atomic import atomic_write_text
 
     report.summary_md = out_dir / "summary.md"

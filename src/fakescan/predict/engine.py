@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import numpy as np
 import torch
 
-from fakescan._atomic import atomic_write_text
+from fakescan._atomic import atomic_write_text, make_output_dir
 from fakescan.data.extract import (
     ExtractConfig,
     FrameFaces,
@@ -513,7 +513,7 @@ def run_prediction(
 def _write_crops(folder: Path, frames: Iterable[FrameFaces]) -> None:
     from fakescan.data.images import write_image
 
-    folder.mkdir(parents=True, exist_ok=True)
+    make_output_dir(folder)
     for frame in frames:
         for face in frame.faces:
             write_image(folder / f"{frame.index}.png", face.crop)
@@ -539,7 +539,7 @@ def _emit(target: str | Path, text: str) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        make_output_dir(Path(target).parent)
         atomic_write_text(target, text)
 
 

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from fakescan._atomic import atomic_write_text
+from fakescan._atomic import atomic_write_text, make_output_dir
 from fakescan.data.datasets.index import CropRecord, read_crop_table, video_digest
 from fakescan.data.loading import Batch, CropFolderDataset, make_loader, set_epoch
 from fakescan.data.packing import class_names_of
@@ -607,7 +607,7 @@ def _fit(
 
     main = context.is_main
     if main:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        make_output_dir(run_dir)
     seed_everything(config.seed)
     model, model_kwargs = _build_model(config, config.data.image_size)
     model.to(device)
