@@ -72,7 +72,7 @@ class _FullDisk:
         self.names = names
 
     def __call__(self, path, mode="r", *args, **kwargs):
-        handle = open(path, mode, *args, **kwargs)  # noqa: SIM115  # closed by the caller's with
+        handle = open(path, mode, *args, **kwargs)  # closed by the caller's with
         if "w" in mode and any(name in Path(path).name for name in self.names):
             handle.close()
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
@@ -92,8 +92,8 @@ def test_disk_full_while_writing_crops_fails_the_run(
     ]
     (row,) = manifest_rows(out)
     assert row["status"] == "error"
-    assert row["reason"] == f"{out / 'obama/0.png'}: cannot write (no space left on device): free disk space, " \
-        "or choose another location"  # fmt: skip
+    full = "cannot write (no space left on device): free disk space, or choose another location"
+    assert row["reason"] == f"{out / 'obama/0.png'}: {full}"
     assert not list(out.rglob("*.png")) and not list(out.rglob("_extract.json"))
     monkeypatch.undo()
     again = invoke("extract", samples / "images/obama.jpg", "--out", out, "--detector", "haar")
@@ -119,7 +119,9 @@ def test_an_out_folder_that_is_a_file_is_one_line(samples: Path, checkpoint: Pat
     taken.write_text("a file")
     done = invoke("extract", samples / "images/obama.jpg", "--out", taken)
     assert done.exit_code == 1 and "Traceback" not in done.output
-    assert error_lines(done.stderr) == [f"error: {taken}: is a file, not a folder: choose another output folder"]
+    assert error_lines(done.stderr) == [
+        f"error: {taken}: is a file, not a folder: choose another output folder"
+    ]
     below = invoke("extract", samples / "images/obama.jpg", "--out", taken / "crops")
     assert below.exit_code == 1 and "Traceback" not in below.output and len(error_lines(below.stderr)) == 1
     assert str(taken / "crops") in below.stderr
@@ -137,4 +139,6 @@ def test_predict_checks_its_output_files_before_the_work(
     for option in ("--json", "--csv"):
         done = invoke("predict", samples / "images/obama.jpg", "--model", checkpoint, option, tmp_path)
         assert done.exit_code == 1 and "Traceback" not in done.output
-        assert error_lines(done.stderr) == [f"error: {tmp_path}: is a folder: give the path of a file to write"]
+        assert error_lines(done.stderr) == [
+            f"error: {tmp_path}: is a folder: give the path of a file to write"
+        ]
