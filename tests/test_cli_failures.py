@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import errno
+import json
 import shutil
 from pathlib import Path
 
@@ -142,3 +143,21 @@ def test_predict_checks_its_output_files_before_the_work(
         assert error_lines(done.stderr) == [
             f"error: {tmp_path}: is a folder: give the path of a file to write"
         ]
+
+
+@pytest.mark.parametrize("threshold", ['"high"', "NaN", "1.5", "null"])
+def test_a_bad_threshold_in_the_sidecar_is_one_line(
+    samples: Path, checkpoint: Path, tmp_path: Path, threshold: str
+) -> None:
+    stem = tmp_path / "edited"
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(checkpoint.with_name(checkpoint.name + suffix), stem.with_name(stem.name + suffix))
+    sidecar = stem.with_name(stem.name + ".json")
+    document = json.loads(sidecar.read_text())
+    sidecar.write_text(json.dumps(document).replace('"threshold": 0.3', f'"threshold": {threshold}'))
+    done = invoke("predict", samples / "images/obama.jpg", "--model", stem)
+    assert done.exit_code == 1 and "Traceback" not in done.output
+    assert error_lines(done.stderr) == [
+        f"error: {sidecar}: unreadable checkpoint sidecar (threshold must be a number in [0, 1], "
+        f"got {json.loads(threshold)!r})"
+    ]
