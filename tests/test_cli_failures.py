@@ -161,3 +161,56 @@ def test_a_bad_threshold_in_the_sidecar_is_one_line(
         f"error: {sidecar}: unreadable checkpoint sidecar (threshold must be a number in [0, 1], "
         f"got {json.loads(threshold)!r})"
     ]
+
+
+# -- 9. smaller ones ---------------------------------------------------------------------------------
+
+
+def test_a_start_frame_past_the_end_is_said_plainly(samples: Path, tmp_path: Path) -> None:
+    video = samples / "videos/single_face.mp4"
+    done = invoke("extract", video, "--out", tmp_path, "--start-frame", "100000", "--detector", "haar")
+    assert done.exit_code == 1 and "Traceback" not in done.output
+    (row,) = manifest_rows(tmp_path)
+    assert row["status"] == "out_of_range"
+    assert row["reason"].startswith("--start-frame 100000 is past the end (the video has ")
+    assert f"{video}: out_of_range (--start-frame 100000 is past the end" in done.stderr.replace("\n", "")
+
+
+def _damaged_video(path: Path) -> Path:
+    """60 frames of noise (every frame a large packet), 20 kB of it zeroed a third of the way in."""
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(25, 1))
+        stream.width, stream.height, stream.pix_fmt, stream.gop_size = 160, 120, "yuv420p", 12
+        stream.options = {"preset": "ultrafast", "crf": "18"}
+        for index in range(60):
+            pixels = np.random.default_rng(index).integers(0, 255, (120, 160, 3), dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 3 : len(data) // 3 + 20_000] = bytes(20_000)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_frames_lost_to_damage_are_noted(checkpoint: Path, tmp_path: Path) -> None:
+    video = _damaged_video(tmp_path / "damaged.mp4")
+    out = tmp_path / "out"
+    done = invoke("extract", video, "--out", out, "--every-frame", "--detector", "haar")
+    assert done.exit_code == 0, done.output
+    rows = manifest_rows(out)
+    notes = [row for row in rows if row["status"] == "decode_error"]
+    assert len(notes) == 1 and notes[0]["reason"].endswith(
+        "of 60 sampled frames could not be decoded (truncated or damaged video)"
+    )
+    assert len(rows) - 1 == 60 - int(notes[0]["reason"].split()[0])  # a row per frame read, and the note
+    assert f"note {video}: {notes[0]['reason']}" in done.stderr.replace("\n", "")
+    predicted = invoke("predict", video, "--model", checkpoint, "--frames", "60", "--json", "-")
+    (result,) = json.loads(predicted.stdout)["results"]
+    assert result["reason"].endswith(notes[0]["reason"])  # after "no face found ...": noise has no face

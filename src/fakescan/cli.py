@@ -421,7 +421,7 @@ def extract(
     table = Table(title=f"fakescan extract → {out}", show_edge=False)
     table.add_column("status")
     table.add_column("files", justify="right")
-    for status in ("ok", "no_face", "decode_error", "unreadable", "error"):
+    for status in ("ok", "no_face", "decode_error", "unreadable", "out_of_range", "error"):
         if report.status_counts[status]:
             table.add_row(status, str(report.status_counts[status]))
     console.print(table)
@@ -432,6 +432,8 @@ def extract(
         + (f"; {resumed} files already done by an earlier run" if resumed else "")
         + (f"; {report.ignored} non-media files ignored" if report.ignored else "")
     )
+    for result in [r for r in report.results if r.status == "ok" and r.reason][:20]:
+        console.print(_styled("note", "yellow", f"{result.item.path}: {result.reason}"), soft_wrap=True)
     failures = [r for r in report.results if r.status not in ("ok", "no_face")]
     for result in failures[:20]:
         console.print(_styled("skipped", "yellow", describe_failure(result)), soft_wrap=True)

@@ -4,7 +4,8 @@ The tree::
 
     FakescanError                 base of everything fakescan raises on purpose
     ├── InputError                a file given by the user cannot be used (missing, unreadable, corrupt)
-    │   └── DecodeError           a media file opened but its frames could not be decoded
+    │   ├── DecodeError           a media file opened but its frames could not be decoded
+    │   └── FrameRangeError       the frame range asked for lies beyond the end of a video
     ├── OutputError               an output file or folder cannot be written (disk full, a file in the way)
     ├── DetectorError             a face detector cannot be built (missing package, bad weights file)
     ├── ConfigError               an option or config value is invalid
@@ -30,6 +31,7 @@ __all__ = [
     "DecodeError",
     "DetectorError",
     "FakescanError",
+    "FrameRangeError",
     "InputError",
     "OutputError",
     "SplitLeakError",
@@ -93,6 +95,10 @@ class OutputError(FakescanError):
         what = (error.strerror or str(error) or type(error).__name__).lower()
         hint = hints.get(error.errno or 0, "check the path and the disk")
         return cls(path, f"cannot write ({what}): {hint}")
+
+
+class FrameRangeError(InputError):
+    """The frame range asked for (``--start-frame``) lies beyond the end of a video."""
 
 
 class DetectorError(FakescanError):

@@ -44,7 +44,7 @@ from fakescan.data.video import (
     read_frames,
     snap_to_keyframes,
 )
-from fakescan.errors import ConfigError, DecodeError, InputError, OutputError
+from fakescan.errors import ConfigError, DecodeError, FrameRangeError, InputError, OutputError
 
 __all__ = [
     "RECORD_NAME",
@@ -64,7 +64,7 @@ __all__ = [
     "write_manifest",
 ]
 
-Status = Literal["ok", "no_face", "decode_error", "unreadable", "error"]
+Status = Literal["ok", "no_face", "decode_error", "unreadable", "out_of_range", "error"]
 """Outcome of a file or frame. ``error`` marks a failed output write (disk full, ...) or a fault of
 fakescan itself: no record is kept, so the next run retries the file."""
 
@@ -342,19 +342,28 @@ def _faces_to_keep(detections: Sequence[Detection], previous: Box | None, all_fa
     return [] if chosen is None else [chosen]
 
 
-def _frames_of(item: MediaItem, config: ExtractConfig) -> Iterator[tuple[int, float, object]]:
-    """Yield ``(frame index, timestamp, RGB image)`` for the frames to search in ``item``."""
+def _frames_of(item: MediaItem, config: ExtractConfig) -> Iterator[tuple[int, float, object, int]]:
+    """Yield ``(frame index, timestamp, RGB image, frames sampled)`` for the frames to search in ``item``.
+
+    Raises:
+        FrameRangeError: the video ends before ``config.start_frame``.
+    """
     if item.kind == "image":
-        yield 0, 0.0, read_image(item.path)
+        yield 0, 0.0, read_image(item.path), 1
         return
     table = probe_video(item.path)
     indices = config.frame_indices(table.num_frames)
+    if not indices and 0 < table.num_frames <= config.start_frame:
+        raise FrameRangeError(
+            item.path,
+            f"--start-frame {config.start_frame} is past the end (the video has {table.num_frames} frames)",
+        )
     if config.keyframes_only and indices:
         end = table.num_frames if config.end_frame is None else config.end_frame
         in_range = [k for k in table.keyframes if config.start_frame <= k < end]
         indices = snap_to_keyframes(indices, in_range) if in_range else indices
     for frame in read_frames(table, indices):
-        yield frame.index, frame.timestamp, frame.image
+        yield frame.index, frame.timestamp, frame.image, len(indices)
 
 
 @dataclass(frozen=True)
@@ -382,6 +391,8 @@ class FrameFaces:
         faces: the kept faces (one followed person, or every face with ``all_faces``); empty when
             the detector found none.
         detections: how many faces the detector found in the frame (kept or not).
+        sampled: how many frames the sampling took from the file (1 for an image); fewer are
+            yielded when some could not be decoded (a truncated or damaged video).
     """
 
     index: int
@@ -389,6 +400,7 @@ class FrameFaces:
     image: np.ndarray
     faces: tuple[FaceCrop, ...]
     detections: int
+    sampled: int = 1
 
 
 def iter_frame_faces(item: MediaItem, config: ExtractConfig, detector: FaceDetector) -> Iterator[FrameFaces]:
@@ -400,10 +412,11 @@ def iter_frame_faces(item: MediaItem, config: ExtractConfig, detector: FaceDetec
 
     Raises:
         InputError: the file cannot be opened or is not an image/video.
+        FrameRangeError: the video ends before the frame range starts.
         DecodeError: decoding failed; the frames yielded before stand.
     """
     previous: Box | None = None
-    for index, timestamp, image in _frames_of(item, config):
+    for index, timestamp, image, sampled in _frames_of(item, config):
         detections = detector.detect(image)
         kept = _faces_to_keep(detections, previous, config.all_faces)
         if kept:
@@ -412,7 +425,7 @@ def iter_frame_faces(item: MediaItem, config: ExtractConfig, detector: FaceDetec
             FaceCrop(k, face, crop_face(image, face.box, config.size, config.margin, config.border))
             for k, face in enumerate(kept)
         )
-        yield FrameFaces(index, timestamp, image, faces, len(detections))
+        yield FrameFaces(index, timestamp, image, faces, len(detections), sampled)
 
 
 def extract_item(item: MediaItem, config: ExtractConfig, detector: FaceDetector, out_dir: Path) -> ItemResult:
@@ -445,11 +458,11 @@ def _extract_anew(item: MediaItem, config: ExtractConfig, detector: FaceDetector
     rows: list[ManifestRow] = []
     status: Status = "no_face"
     reason = ""
-    frames_read = 0
+    frames_read = sampled = 0
     source = str(item.path)
     try:
         for frame in iter_frame_faces(item, config, detector):
-            frames_read += 1
+            frames_read, sampled = frames_read + 1, frame.sampled
             index, timestamp = frame.index, frame.timestamp
             if not frame.faces:
                 rows.append(
@@ -486,11 +499,20 @@ def _extract_anew(item: MediaItem, config: ExtractConfig, detector: FaceDetector
                 )
         if frames_read == 0:
             raise DecodeError(item.path, "no frame could be decoded")
+        if frames_read < sampled:
+            raise DecodeError(
+                item.path,
+                f"{sampled - frames_read} of {sampled} sampled frames could not be decoded"
+                " (truncated or damaged video)",
+            )
     except DecodeError as error:
         if frames_read == 0:
             status = "decode_error"
         reason = error.reason
         rows.append(ManifestRow(source, item.kind, "decode_error", reason=error.reason))
+    except FrameRangeError as error:
+        status, reason = "out_of_range", error.reason
+        rows = [ManifestRow(source, item.kind, status, reason=reason)]
     except InputError as error:
         _clear_folder(folder)
         status, reason = "unreadable", error.reason

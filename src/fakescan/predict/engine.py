@@ -387,6 +387,11 @@ def predict_item(
             frames.append(frame if keep_frames is not None else replace(frame, image=_NO_IMAGE))
         if not frames:
             raise DecodeError(item.path, "no frame could be decoded")
+        if len(frames) < frames[-1].sampled:
+            dropped, sampled = frames[-1].sampled - len(frames), frames[-1].sampled
+            reason = (
+                f"{dropped} of {sampled} sampled frames could not be decoded (truncated or damaged video)"
+            )
     except DecodeError as error:
         if not frames:
             return _failed(item, error.reason, threshold)
