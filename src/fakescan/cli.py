@@ -432,7 +432,10 @@ def extract(
         + (f"; {resumed} files already done by an earlier run" if resumed else "")
         + (f"; {report.ignored} non-media files ignored" if report.ignored else "")
     )
-    for result in [r for r in report.results if r.status == "ok" and r.reason][:20]:
+    damaged = [
+        r for r in report.results if r.status in ("ok", "no_face") and "decode_error" in r.row_statuses
+    ]
+    for result in damaged[:20]:  # read, but some frames were lost
         console.print(_styled("note", "yellow", f"{result.item.path}: {result.reason}"), soft_wrap=True)
     failures = [r for r in report.results if r.status not in ("ok", "no_face")]
     for result in failures[:20]:

@@ -191,6 +191,11 @@ class ItemResult:
     skipped: bool = False
     frames_read: int = 0
 
+    @property
+    def row_statuses(self) -> set[str]:
+        """The statuses of its rows (a readable file has a ``decode_error`` row if frames were lost)."""
+        return {row.status for row in self.rows}
+
 
 @dataclass
 class ExtractReport:
