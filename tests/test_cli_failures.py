@@ -214,3 +214,120 @@ def test_frames_lost_to_damage_are_noted(checkpoint: Path, tmp_path: Path) -> No
     predicted = invoke("predict", video, "--model", checkpoint, "--frames", "60", "--json", "-")
     (result,) = json.loads(predicted.stdout)["results"]
     assert result["reason"].endswith(notes[0]["reason"])  # after "no face found ...": noise has no face
+
+
+# -- 6, 7, 8. what extraction reads, and which record belongs to which file ------------------------
+
+
+def test_the_output_folder_inside_an_input_folder_is_never_read(samples: Path, tmp_path: Path) -> None:
+    shutil.copy(samples / "images/obama.jpg", tmp_path / "obama.jpg")
+    out = tmp_path / "crops"
+    for _ in range(2):
+        done = invoke("extract", tmp_path, "--out", out, "--detector", "haar")
+        assert done.exit_code == 0, done.output
+        assert [row["source"] for row in manifest_rows(out)] == [str(tmp_path / "obama.jpg")]
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == ["obama/0.png"]
+
+
+def test_unreadable_inputs_are_counted_rows(
+    samples: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    folder = tmp_path / "in"
+    (folder / "locked").mkdir(parents=True)
+    shutil.copy(samples / "images/obama.jpg", folder / "obama.jpg")
+    shutil.copy(samples / "images/obama.jpg", folder / "locked/hidden.jpg")
+    named = tmp_path / "secret.jpg"
+    shutil.copy(samples / "images/obama.jpg", named)
+    real_scandir, real_open = os.scandir, open
+
+    def scandir(path=".", *args):  # as if "locked" had mode 000 (root reads everything)
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path, *args)
+
+    def guarded_open(file, *args, **kwargs):
+        if Path(str(file)).name == "secret.jpg":
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr("fakescan.data.extract.open", guarded_open, raising=False)
+    out = tmp_path / "out"
+    done = invoke("extract", named, folder, "--out", out, "--detector", "haar")
+    assert done.exit_code == 0, done.output
+    rows = {row["source"]: (row["status"], row["reason"]) for row in manifest_rows(out)}
+    assert rows[str(named)] == ("unreadable", "cannot read (permission denied)")
+    assert rows[str(folder / "locked")] == ("unreadable", "folder cannot be read (permission denied)")
+    assert rows[str(folder / "obama.jpg")][0] == "ok" and len(rows) == 3
+    assert f"{folder / 'locked'}: unreadable (folder cannot be read" in done.stderr.replace("\n", "")
+
+
+def test_same_named_files_keep_their_own_records_when_their_keys_swap(samples: Path, tmp_path: Path) -> None:
+    import os
+
+    first, second = tmp_path / "a/face.jpg", tmp_path / "b/face.jpg"
+    for target, source in ((first, "obama.jpg"), (second, "biden.jpg")):
+        target.parent.mkdir()
+        shutil.copy(samples / "images" / source, target)
+    size = max(first.stat().st_size, second.stat().st_size)
+    for target in (first, second):  # equal size and time: only the path tells them apart
+        target.write_bytes(target.read_bytes().ljust(size, b"\0"))
+        os.utime(target, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
+    out = tmp_path / "out"
+
+    def boxes(*inputs: Path) -> dict[str, tuple[str, ...]]:
+        done = invoke("extract", *inputs, "--out", out, "--detector", "haar")
+        assert done.exit_code == 0, done.output
+        return {
+            row["source"]: (row["x1"], row["y1"], row["crop"].split("/")[0]) for row in manifest_rows(out)
+        }
+
+    before = boxes(first, second)
+    after = boxes(second, first)  # the keys face_jpg and face_jpg_2 change hands
+    assert before[str(first)][:2] != before[str(second)][:2]
+    for source in (first, second):
+        assert after[str(source)][:2] == before[str(source)][:2]
+    assert after[str(first)][2] != before[str(first)][2]  # so the record really moved with the key
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (
+            ["extract", "{photo}", "--out", "{out}", "--border", "wrap"],
+            "error: --border must be clamp or pad",
+        ),
+        (
+            ["extract", "{photo}", "--out", "{out}", "--frames", "0"],
+            "error: --frames must be at least 1, got 0",
+        ),
+        (["extract", "{photo}", "--out", "{out}", "--workers", "0"], "Invalid value for '--workers'"),
+        (
+            ["predict", "{photo}", "--model", "{model}", "--batch-size", "0"],
+            "error: --batch-size must be at least 1",
+        ),
+        (
+            ["predict", "{photo}", "--model", "{model}", "--aggregate", "median"],
+            "error: --aggregate must be one of",
+        ),
+        (
+            ["train", "cnn", "{out}", "{out}", "--out", "{out}", "--epochs", "0"],
+            "error: epochs must be at least 1",
+        ),
+        (["train", "cnn", "{out}", "{out}", "--out", "{out}", "--image_size", "7,7"], "error: --image_size:"),
+        (
+            ["pack", "{out}", "--out", "{out}", "--raw", "--log"],
+            "error: --raw and --log contradict each other",
+        ),
+    ],
+)
+def test_invalid_option_values_are_usage_errors(
+    samples: Path, checkpoint: Path, tmp_path: Path, command: list[str], message: str
+) -> None:
+    fill = {"photo": samples / "images/obama.jpg", "out": tmp_path / "out", "model": checkpoint}
+    done = invoke(*(part.format(**fill) for part in command))
+    assert done.exit_code == 2, done.output
+    assert message in done.stderr and "Traceback" not in done.output
+    assert not (tmp_path / "out").exists()  # refused before any work

@@ -12,9 +12,10 @@ Exit codes:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
@@ -90,6 +91,17 @@ def _report_errors(command: Callable[P, None]) -> Callable[P, None]:
     return run
 
 
+@contextlib.contextmanager
+def _options() -> Iterator[None]:
+    """Building a config from the command line: an invalid value is a usage error (exit code 2)."""
+    try:
+        yield
+    except UsageError:
+        raise
+    except ConfigError as error:
+        raise UsageError(str(error)) from error
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"fakescan {__version__}")
@@ -121,7 +133,9 @@ def _parse_shard(text: str | None) -> tuple[int, int] | None:
     try:
         index, count = (int(part) for part in text.split("/"))
     except ValueError:
-        raise ConfigError(f"--shard must look like i/n (e.g. 0/4), got {text!r}") from None
+        raise UsageError(f"--shard must look like i/n (e.g. 0/4), got {text!r}") from None
+    if count < 1 or not 0 <= index < count:
+        raise UsageError(f"--shard must be i/n with 0 <= i < n, got {index}/{count}")
     return index, count
 
 
@@ -186,6 +200,14 @@ def _comma_list(values: list[str] | str | None) -> list[str]:
     return [name.strip() for item in items for name in item.split(",") if name.strip()]
 
 
+def _check_splits(chosen: list[str]) -> None:
+    from fakescan.data.datasets import SPLITS
+
+    unknown = [split for split in chosen if split not in SPLITS]
+    if unknown:
+        raise UsageError(f"--splits: unknown split(s) {unknown}; choose from {', '.join(SPLITS)}")
+
+
 def _dataset_options(
     compression: str | None,
     methods: list[str] | None,
@@ -209,12 +231,12 @@ def _dataset_options(
         if fractions is not None:
             options["fractions"] = tuple(float(x) for x in _comma_list(fractions))
     except ValueError:
-        raise ConfigError(f"--fractions takes numbers, e.g. 0.8,0.1,0.1; got {fractions!r}") from None
+        raise UsageError(f"--fractions takes numbers, e.g. 0.8,0.1,0.1; got {fractions!r}") from None
     try:
         if val_parts is not None:
             options["val_parts"] = [int(x) for x in _comma_list(val_parts)]
     except ValueError:
-        raise ConfigError(f"--val-parts takes part numbers, e.g. 0,1; got {val_parts!r}") from None
+        raise UsageError(f"--val-parts takes part numbers, e.g. 0,1; got {val_parts!r}") from None
     return {name: value for name, value in options.items() if value is not None}
 
 
@@ -299,7 +321,7 @@ def extract(
         bool,
         typer.Option(help="Read the keyframe nearest each sample: fast on long videos, but inexact frames."),
     ] = False,
-    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     shard: Annotated[str | None, typer.Option(help="Process only part i of n (0-based), e.g. 0/4.")] = None,
     dataset: Annotated[
         str | None, typer.Option(rich_help_panel=_PANEL, help=_DATASET_HELP + " Needs --root; no INPUTS.")
@@ -356,28 +378,28 @@ def extract(
         if root is None:
             raise typer.BadParameter("--dataset needs --root, the data set's folder", param_hint="--root")
         chosen = _comma_list(splits) or list(SPLITS)
-        unknown = [split for split in chosen if split not in SPLITS]
-        if unknown:
-            raise ConfigError(f"--splits: unknown split(s) {unknown}; choose from {', '.join(SPLITS)}")
+        _check_splits(chosen)
         records = _with_dataset_warnings(build_index, dataset, root, **options)
 
     if every_frame and stride not in (None, 1):
-        raise ConfigError("--every-frame and --stride K contradict each other; give one")
-    config = ExtractConfig(
-        frames=frames,
-        start_frame=start_frame,
-        end_frame=end_frame,
-        stride=1 if every_frame else stride,
-        size=size,
-        margin=margin,
-        border=border,  # type: ignore[arg-type]  # validated by ExtractConfig
-        image_format=image_format,
-        all_faces=all_faces,
-        detector=detector,
-        detector_weights=detector_weights,
-        detect_max_side=detect_size,
-        keyframes_only=keyframes_only,
-    )
+        raise UsageError("--every-frame and --stride K contradict each other; give one")
+    parsed_shard = _parse_shard(shard)
+    with _options():
+        config = ExtractConfig(
+            frames=frames,
+            start_frame=start_frame,
+            end_frame=end_frame,
+            stride=1 if every_frame else stride,
+            size=size,
+            margin=margin,
+            border=border,  # type: ignore[arg-type]  # validated by ExtractConfig
+            image_format=image_format,
+            all_faces=all_faces,
+            detector=detector,
+            detector_weights=detector_weights,
+            detect_max_side=detect_size,
+            keyframes_only=keyframes_only,
+        )
     started = time.perf_counter()
     counted = {"frames": 0, "crops": 0}
     with Progress(
@@ -399,7 +421,7 @@ def extract(
 
         if records is None:
             report = run_extraction(
-                sources, out, config, workers=workers, shard=_parse_shard(shard), on_result=advance
+                sources, out, config, workers=workers, shard=parsed_shard, on_result=advance
             )
         else:
             from fakescan.data.datasets.extraction import extract_dataset
@@ -412,7 +434,7 @@ def extract(
                 config,
                 splits=chosen,
                 workers=workers,
-                shard=_parse_shard(shard),
+                shard=parsed_shard,
                 on_result=advance,
             )
             report = written.extraction
@@ -465,7 +487,7 @@ def extract(
 def pack(
     crops_dir: Annotated[Path, typer.Argument(help="Crops folder holding crops.csv (the crop table).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for the shards and shards.json.")],
-    shard_size: Annotated[int, typer.Option(help="At most this many samples per shard.")] = 1000,
+    shard_size: Annotated[int, typer.Option(min=1, help="At most this many samples per shard.")] = 1000,
     raw: Annotated[
         bool, typer.Option("--raw", help="Also store each crop's raw |spectrum| image (MD-CSD input).")
     ] = False,
@@ -495,14 +517,15 @@ def pack(
     from fakescan.data.packing import SpectrumOptions, pack_shards
 
     if raw and log_scale:
-        raise ConfigError("--raw and --log contradict each other; give one")
+        raise UsageError("--raw and --log contradict each other; give one")
     spectrum = None
     if raw or log_scale:
-        spectrum = SpectrumOptions(
-            kind=spectrum_kind or "dct",  # type: ignore[arg-type]  # validated by SpectrumOptions
-            scale="raw" if raw else "log",
-            mode="color" if color else "gray",
-        )
+        with _options():
+            spectrum = SpectrumOptions(
+                kind=spectrum_kind or "dct",  # type: ignore[arg-type]  # validated by SpectrumOptions
+                scale="raw" if raw else "log",
+                mode="color" if color else "gray",
+            )
     else:
         given = [
             name
@@ -515,8 +538,9 @@ def pack(
             if value not in (None, False)
         ]
         if given:
-            raise ConfigError(f"{', '.join(given)}: spectrum options, which need --raw or --log")
+            raise UsageError(f"{', '.join(given)}: spectrum options, which need --raw or --log")
     chosen = _comma_list(splits)
+    _check_splits(chosen)
     records = read_crop_table(crops_dir / "crops.csv")
     started = time.perf_counter()
     with Progress(
@@ -652,7 +676,7 @@ def train(
     l2: Annotated[float | None, typer.Option("--l2", help="L2 penalty on conv/linear weights.")] = None,
     lr: Annotated[float | None, typer.Option("--lr", help="Adam learning rate (default 2e-4).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the whole run (default 0).")] = None,
-    workers: Annotated[int | None, typer.Option(help="Loader worker processes.")] = None,
+    workers: Annotated[int | None, typer.Option(min=0, help="Loader worker processes.")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N.")] = None,
     pretrained: Annotated[
         Path | None, typer.Option(help="Local ImageNet Xception weights (legacy_xception layout).")
@@ -684,7 +708,8 @@ def train(
 
     console.quiet = launched_rank() != 0  # one report per run, from rank 0; errors still reach stderr
 
-    size, gray_from_size = parse_image_size(image_size) if image_size is not None else (None, None)
+    with _options():
+        size, gray_from_size = parse_image_size(image_size) if image_size is not None else (None, None)
     overrides = {
         "model": model,
         "epochs": epochs,
@@ -704,7 +729,8 @@ def train(
             "pseudo_fakes": pseudo_fakes,
         },
     }
-    config = load_config(config_file, overrides)
+    with _options():
+        config = load_config(config_file, overrides)
     data = load_training_data(train_data, val_data)
     console.print(
         f"training {config.model} on {len(data.train)} crops ({len(data.train_videos)} videos), "
@@ -753,7 +779,7 @@ def test_command(
     ] = "test",
     aggregate: Annotated[str, typer.Option(help="Video score: mean or confident.")] = "mean",
     batch_size: Annotated[int, typer.Option("--batch_size", "--batch-size", help="Images per batch.")] = 64,
-    workers: Annotated[int, typer.Option(help="Loader worker processes.")] = 0,
+    workers: Annotated[int, typer.Option(min=0, help="Loader worker processes.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N.")] = "auto",
     force: Annotated[bool, typer.Option(help="Test even on videos the checkpoint was trained on.")] = False,
 ) -> None:
@@ -838,18 +864,19 @@ def predict(
     from fakescan.predict import PredictConfig, Prediction, load_predictor, run_prediction
     from fakescan.predict.engine import write_csv, write_json
 
-    config = PredictConfig(
-        extract=ExtractConfig(
-            frames=frames,
-            margin=margin,
-            border=border,  # type: ignore[arg-type]  # validated by ExtractConfig
-            detector=detector,
-            detector_weights=detector_weights,
-            detect_max_side=detect_size,
-        ),
-        batch_size=batch_size,
-        aggregate=aggregate,  # type: ignore[arg-type]  # validated by PredictConfig
-    )
+    with _options():
+        config = PredictConfig(
+            extract=ExtractConfig(
+                frames=frames,
+                margin=margin,
+                border=border,  # type: ignore[arg-type]  # validated by ExtractConfig
+                detector=detector,
+                detector_weights=detector_weights,
+                detect_max_side=detect_size,
+            ),
+            batch_size=batch_size,
+            aggregate=aggregate,  # type: ignore[arg-type]  # validated by PredictConfig
+        )
     for target in (json_out, csv_out):
         if target not in (None, "-"):
             check_output_file(target)  # before the work, so that no result is lost to a bad path

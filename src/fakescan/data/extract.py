@@ -21,6 +21,7 @@ import hashlib
 import io
 import json
 import multiprocessing
+import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -32,7 +33,7 @@ from typing import Literal
 import numpy as np
 
 from fakescan._atomic import TMP_MARK, atomic_write_text, make_output_dir
-from fakescan.data.faces import Detection, FaceDetector, create_detector, pick_face
+from fakescan.data.faces import DETECTORS, Detection, FaceDetector, create_detector, pick_face
 from fakescan.data.faces.base import Box, box_area
 from fakescan.data.faces.crop import BorderMode, crop_face
 from fakescan.data.images import read_image, write_image
@@ -122,6 +123,10 @@ class ExtractConfig:
             (self.border in ("clamp", "pad"), f"--border must be clamp or pad, got {self.border!r}"),
             (self.image_format in ("png", "jpg"), f"--format must be png or jpg, got {self.image_format!r}"),
             (self.detect_max_side >= 64, f"--detect-size must be at least 64, got {self.detect_max_side}"),
+            (
+                self.detector in DETECTORS,
+                f"unknown face detector {self.detector!r}; choose one of: {', '.join(sorted(DETECTORS))}",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -232,41 +237,51 @@ class ExtractReport:
 
 def collect_inputs(
     inputs: Sequence[str | Path | MediaItem],
+    exclude: str | Path | None = None,
 ) -> tuple[list[MediaItem], list[ItemResult], int]:
     """Expand files and folders (recursively) into media items with unique output keys.
 
     A file given directly keeps its stem as key; a file found in a folder keeps its path relative
     to that folder. Keys that would collide (``a.mp4`` beside ``a.avi``) get the extension appended,
     then a counter if still needed. A :class:`MediaItem` keeps its key exactly (the caller makes
-    those keys unique, e.g. the video ids of a data set index).
+    those keys unique, e.g. the video ids of a data set index). Nothing inside the folder
+    ``exclude`` (the output folder) is read.
 
     Returns:
-        ``(items, missing, ignored)``: the items in a stable order, a failed result for every input
-        path that does not exist, and the number of non-media files skipped inside folders.
+        ``(items, failed, ignored)``: the items in a stable order, a failed result for every input
+        path that does not exist or cannot be read (a sub-folder that cannot be listed included),
+        and the number of non-media files skipped inside folders.
     """
     planned: list[tuple[Path, Literal["video", "image", "unknown"], str] | MediaItem] = []
     missing: list[ItemResult] = []
     ignored = 0
+    skip = None if exclude is None else Path(exclude).resolve()
     for given in inputs:
         if isinstance(given, MediaItem):
-            if given.path.is_file():
+            problem = _unusable(given.path)
+            if problem is None:
                 planned.append(given)
             else:
-                missing.append(_failed(given, "unreadable", "file not found"))
+                missing.append(_failed(given, "unreadable", problem))
             continue
         path = Path(given)
-        if path.is_dir():
-            for found in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")):
-                kind = media_kind(found)
+        problem = _unusable(path, folder_ok=True)
+        if problem is not None:
+            missing.append(
+                _failed(MediaItem(path, media_kind(path) or "unknown", path.stem), "unreadable", problem)
+            )
+        elif path.is_dir():
+            found, unlistable = _walk(path, skip)
+            for folder, reason in unlistable:
+                missing.append(_failed(MediaItem(folder, "unknown", folder.name), "unreadable", reason))
+            for file in found:
+                kind = media_kind(file)
                 if kind is None:
                     ignored += 1
                     continue
-                planned.append((found, kind, found.relative_to(path).with_suffix("").as_posix()))
-        elif path.is_file():
-            planned.append((path, media_kind(path) or "unknown", path.stem))
+                planned.append((file, kind, file.relative_to(path).with_suffix("").as_posix()))
         else:
-            item = MediaItem(path, media_kind(path) or "unknown", path.stem)
-            missing.append(_failed(item, "unreadable", "file not found"))
+            planned.append((path, media_kind(path) or "unknown", path.stem))
 
     stems = Counter(entry[2] for entry in planned if not isinstance(entry, MediaItem))
     items: list[MediaItem] = []
@@ -283,6 +298,42 @@ def collect_inputs(
         taken.add(unique)
         items.append(MediaItem(path, kind, unique))
     return items, missing, ignored
+
+
+def _unusable(path: Path, folder_ok: bool = False) -> str | None:
+    """Why ``path`` cannot be read as an input (``None``: it can). Never raises."""
+    try:
+        if path.is_dir():
+            if not folder_ok:
+                return "a folder, not a file"
+            os.listdir(path)
+        elif not path.is_file():
+            return "file not found" if not path.exists() else "not a regular file"
+        else:
+            with open(path, "rb"):
+                pass
+    except OSError as error:
+        return f"cannot read ({(error.strerror or str(error)).lower()})"
+    return None
+
+
+def _walk(folder: Path, skip: Path | None) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The visible files below ``folder`` (sorted), and the sub-folders that could not be listed.
+
+    Hidden files are left out, and so is everything inside ``skip``.
+    """
+    files: list[Path] = []
+    unlistable: list[tuple[Path, str]] = []
+
+    def failed(error: OSError) -> None:
+        where = Path(error.filename) if error.filename else folder
+        unlistable.append((where, f"folder cannot be read ({(error.strerror or str(error)).lower()})"))
+
+    for top, dirs, names in os.walk(folder, onerror=failed):
+        here = Path(top)
+        dirs[:] = sorted(d for d in dirs if skip is None or (here / d).resolve() != skip)
+        files += [here / name for name in names if not name.startswith(".") and (here / name).is_file()]
+    return sorted(files), unlistable
 
 
 def select_shard(items: Sequence[MediaItem], index: int, count: int) -> list[MediaItem]:
@@ -305,9 +356,29 @@ def _failed(item: MediaItem, status: Status, reason: str) -> ItemResult:
     return ItemResult(item=item, status=status, rows=[row], reason=reason)
 
 
-def _source_stamp(path: Path) -> dict[str, int]:
+_SAMPLE_BYTES = 1 << 16
+
+
+def _source_stamp(path: Path) -> dict[str, object]:
+    """What ties a record to its source: full path, size, mtime and a digest of its first and last 64 KiB.
+
+    The path keeps two same-named files of different folders from trading records when their
+    output keys swap between runs; the digest catches a file replaced by another of equal size and
+    time (``cp -p``) at the cost of reading 128 KiB.
+    """
     stat = path.stat()
-    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        digest.update(handle.read(_SAMPLE_BYTES))
+        if stat.st_size > 2 * _SAMPLE_BYTES:
+            handle.seek(-_SAMPLE_BYTES, os.SEEK_END)
+        digest.update(handle.read(_SAMPLE_BYTES))
+    return {
+        "path": str(path.resolve()),
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "sample_sha256": digest.hexdigest(),
+    }
 
 
 def _load_record(out_dir: Path, item: MediaItem, config: ExtractConfig) -> ItemResult | None:
@@ -612,8 +683,10 @@ def run_extraction(
         ConfigError: invalid settings.
     """
     config = config or ExtractConfig()
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
     out_dir = Path(out_dir)
-    items, missing, ignored = collect_inputs(inputs)
+    items, missing, ignored = collect_inputs(inputs, exclude=out_dir)
     if shard is not None:
         items = select_shard(items, *shard)
     make_output_dir(out_dir)
