@@ -379,7 +379,8 @@ def extract(
             raise typer.BadParameter("--dataset needs --root, the data set's folder", param_hint="--root")
         chosen = _comma_list(splits) or list(SPLITS)
         _check_splits(chosen)
-        records = _with_dataset_warnings(build_index, dataset, root, **options)
+        with _options():  # an unknown data set or an option it does not take
+            records = _with_dataset_warnings(build_index, dataset, root, **options)
 
     if every_frame and stride not in (None, 1):
         raise UsageError("--every-frame and --stride K contradict each other; give one")
@@ -630,7 +631,8 @@ def prepare(
     )
     from fakescan._atomic import make_output_dir
 
-    records = _with_dataset_warnings(build_index, dataset, root, **options)
+    with _options():  # an unknown data set or an option it does not take
+        records = _with_dataset_warnings(build_index, dataset, root, **options)
     make_output_dir(out)
     write_video_index(out / "index.csv", records)
     _print_index(records, f"{dataset}: {len(records)} videos → {out / 'index.csv'}")

@@ -104,17 +104,17 @@ def test_prepare_prints_counts_and_warnings(tmp_path: Path) -> None:
     [
         (
             ["prepare", "--dataset", "ff++", "--root", "{root}", "--out", "{out}"],
-            1,
+            2,
             "error: unknown data set 'ff++'; choose one of: ffpp,",
         ),
         (
             ["prepare", "--dataset", "ffpp", "--root", "{root}", "--out", "{out}", "--seed", "2"],
-            1,
+            2,
             "error: data set 'ffpp' takes no option seed (its options: methods, compression, splits_dir)",
         ),
         (
             ["prepare", "--dataset", "ffpp", "--root", "{root}", "--out", "{out}", "--fractions", "a,b"],
-            1,
+            2,
             "error: --fractions takes numbers, e.g. 0.8,0.1,0.1; got 'a,b'",
         ),
         (
