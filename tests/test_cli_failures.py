@@ -331,3 +331,32 @@ def test_invalid_option_values_are_usage_errors(
     assert done.exit_code == 2, done.output
     assert message in done.stderr and "Traceback" not in done.output
     assert not (tmp_path / "out").exists()  # refused before any work
+
+
+def test_fakescan_test_skips_and_counts_an_unreadable_crop(
+    samples: Path, checkpoint: Path, tmp_path: Path
+) -> None:
+    from fakescan.data.datasets.index import CropRecord, write_crop_table
+    from fakescan.data.extract import ExtractConfig, run_extraction
+
+    crops = tmp_path / "crops"
+    photos = [samples / "images/obama.jpg", samples / "images/biden.jpg"]
+    report = run_extraction(photos, crops, ExtractConfig(size=64, detector="haar"))
+    real, fake = (row.crop for row in report.rows)
+    (crops / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    write_crop_table(
+        crops / "crops.csv",
+        [
+            CropRecord(real, "real/obama", 0, 0, "real", "test", "samples"),
+            CropRecord(fake, "fake/biden", 0, 1, "Resynth", "test", "samples"),
+            CropRecord("broken.png", "fake/broken", 0, 1, "Resynth", "test", "samples"),
+        ],
+    )
+    done = invoke("test", checkpoint, crops, "--out", tmp_path / "results")
+    assert done.exit_code == 0, done.output
+    assert "crops: 2 crops, 2 videos" in done.stderr and "1 unreadable crops skipped" in done.stderr
+    assert f"skipped {crops / 'broken.png'}: not a decodable image" in done.stderr.replace("\n", "")
+    metrics = json.loads((tmp_path / "results/crops/metrics.json").read_text())
+    assert [c["crop"] for c in metrics["skipped_crops"]] == ["broken.png"]
+    with open(tmp_path / "results/crops/frames.csv", newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == 2

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
@@ -29,6 +29,7 @@ from fakescan.errors import ConfigError, FakescanError, UsageError
 
 if TYPE_CHECKING:
     from fakescan.data.datasets import VideoRecord
+    from fakescan.data.packing import SkippedCrop
 
 __all__ = ["app", "main"]
 
@@ -483,6 +484,14 @@ def extract(
     _require_processed(len(report.results), report.processed)
 
 
+def _print_skipped_crops(skipped: Sequence[SkippedCrop], listed_in: Path | None) -> None:
+    """One line per crop skipped (the first 20), then where the rest are listed."""
+    for crop in skipped[:20]:
+        console.print(_styled("skipped", "yellow", f"{crop.path}: {crop.reason}"), soft_wrap=True)
+    if len(skipped) > 20:
+        console.print(f"... and {len(skipped) - 20} more: see {listed_in}")
+
+
 @app.command()
 @_report_errors
 def pack(
@@ -592,10 +601,7 @@ def pack(
             if stats is not None
             else f"{described}; no training split packed, so no normalisation statistics"
         )
-    for skipped in report.skipped[:20]:
-        console.print(_styled("skipped", "yellow", f"{skipped.path}: {skipped.reason}"), soft_wrap=True)
-    if len(report.skipped) > 20:
-        console.print(f"... and {len(report.skipped) - 20} more: see {report.index_path}")
+    _print_skipped_crops(report.skipped, report.index_path)
     console.print(f"index: {report.index_path}", soft_wrap=True)
     if report.samples == 0:
         raise FakescanError(f"no crop could be packed ({report.records} in the table for these splits)")
@@ -792,9 +798,11 @@ def test_command(
     def on_set(result) -> None:
         console.print(
             f"{result.name}: {result.crops} crops, {result.videos} videos: frame AUC {result.frame.auc:.4f}, "
-            f"video AUC {result.video.auc:.4f} -> {result.out_dir}",
+            f"video AUC {result.video.auc:.4f} -> {result.out_dir}"
+            + (f"; {len(result.skipped)} unreadable crops skipped" if result.skipped else ""),
             highlight=False,
         )
+        _print_skipped_crops(result.skipped, result.out_dir / "metrics.json")
 
     report = run_test(
         model_path,

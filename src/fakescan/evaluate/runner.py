@@ -22,7 +22,8 @@ import numpy as np
 
 from fakescan._atomic import make_output_dir
 from fakescan.data.datasets.index import CropRecord, read_crop_table
-from fakescan.errors import ConfigError, SplitLeakError
+from fakescan.data.packing import SkippedCrop
+from fakescan.errors import ConfigError, InputError, SplitLeakError
 
 __all__ = ["TestReport", "TestSetResult", "run_test", "training_videos_of"]
 
@@ -40,6 +41,7 @@ class TestSetResult:
     multiclass: Any | None
     overlap: int
     out_dir: Path
+    skipped: tuple[SkippedCrop, ...] = ()
 
 
 @dataclass
@@ -79,6 +81,25 @@ def _test_set(folder: Path, split: str | None) -> list[CropRecord]:
     if not records:
         raise ConfigError(f"{table}: no crops of split {split!r}")
     return records
+
+
+def _readable(records: list[CropRecord], folder: Path) -> tuple[list[CropRecord], list[SkippedCrop]]:
+    """The records whose crop file decodes, and the others skipped with the reason, as ``pack`` does.
+
+    Decoding every crop once more costs little next to the model's forward pass on it.
+    """
+    from fakescan.data.images import decode_image, read_file_bytes
+
+    kept, skipped = [], []
+    for record in records:
+        path = folder / record.crop
+        try:
+            decode_image(read_file_bytes(path, "crop file"), path)
+        except InputError as error:
+            skipped.append(SkippedCrop(crop=record.crop, path=path, reason=error.reason))
+        else:
+            kept.append(record)
+    return kept, skipped
 
 
 def run_test(
@@ -147,7 +168,12 @@ def run_test(
     input_cfg = meta.input_cfg or model.input_cfg
     report = TestReport()
     frame_results, video_results, curves = {}, {}, {}
-    for name, folder, records in sets:
+    for name, folder, all_records in sets:
+        records, skipped = _readable(all_records, folder)
+        if not records:
+            raise InputError(
+                folder, f"none of its {len(all_records)} crops could be read ({skipped[0].reason}, ...)"
+            )
         dataset = CropFolderDataset(
             records,
             folder,
@@ -184,6 +210,7 @@ def run_test(
                 "threshold": threshold,
                 "aggregate": aggregate,
                 "overlap_with_training": overlaps[name] if trained_on is not None else None,
+                "skipped_crops": [{"crop": c.crop, "reason": c.reason} for c in skipped],
                 "frame": frame,
                 "video": video,
                 "per_method": per_method,
@@ -191,7 +218,16 @@ def run_test(
             },
         )
         result = TestSetResult(
-            name, len(records), len(videos.ids), frame, video, per_method, multiclass, overlaps[name], set_dir
+            name,
+            len(records),
+            len(videos.ids),
+            frame,
+            video,
+            per_method,
+            multiclass,
+            overlaps[name],
+            set_dir,
+            tuple(skipped),
         )
         report.results.append(result)
         frame_results[name], video_results[name] = frame, video
