@@ -12,6 +12,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -360,3 +361,28 @@ def test_fakescan_test_skips_and_counts_an_unreadable_crop(
     assert [c["crop"] for c in metrics["skipped_crops"]] == ["broken.png"]
     with open(tmp_path / "results/crops/frames.csv", newline="") as handle:
         assert len(list(csv.DictReader(handle))) == 2
+
+
+def test_gifs_in_a_folder_are_read_as_videos(samples: Path, tmp_path: Path) -> None:
+    import cv2
+    from PIL import Image
+
+    from fakescan.data.images import read_image
+
+    photo = read_image(samples / "images/obama.jpg")
+    small = cv2.resize(photo, (320, round(320 * photo.shape[0] / photo.shape[1])))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    frames = [Image.fromarray(np.roll(small, 4 * i, axis=1)) for i in range(8)]
+    frames[0].save(folder / "moving.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    frames[0].save(folder / "still.gif")
+    out = tmp_path / "out"
+    done = invoke("extract", folder, "--out", out, "--frames", "4", "--detector", "haar")
+    assert done.exit_code == 0, done.output
+    rows = manifest_rows(out)
+    assert {(Path(r["source"]).name, r["kind"], r["status"]) for r in rows} == {
+        ("moving.gif", "video", "ok"),
+        ("still.gif", "video", "ok"),
+    }
+    assert [r["frame_index"] for r in rows if r["source"].endswith("moving.gif")] == ["1", "3", "5", "7"]
+    assert "ignored" not in done.stderr
