@@ -386,3 +386,33 @@ def test_gifs_in_a_folder_are_read_as_videos(samples: Path, tmp_path: Path) -> N
     }
     assert [r["frame_index"] for r in rows if r["source"].endswith("moving.gif")] == ["1", "3", "5", "7"]
     assert "ignored" not in done.stderr
+
+
+# -- 4. a validation split of one class --------------------------------------------------------------
+
+
+def test_a_validation_split_of_one_class_is_refused(samples: Path, tmp_path: Path) -> None:
+    from fakescan.data.datasets.index import CropRecord, write_crop_table
+    from fakescan.data.extract import ExtractConfig, run_extraction
+
+    crops = tmp_path / "crops"
+    photos = [samples / f"images/{name}.jpg" for name in ("obama", "biden", "multi_face", "single_face")]
+    report = run_extraction(photos, crops, ExtractConfig(size=64, detector="haar"))
+    names = [row.crop for row in report.rows if row.crop]
+    table = [
+        CropRecord(names[0], "real/a", 0, 0, "real", "train", "samples"),
+        CropRecord(names[1], "fake/b", 0, 1, "Resynth", "train", "samples"),
+        CropRecord(names[2], "real/c", 0, 0, "real", "val", "samples"),
+        CropRecord(names[3], "real/d", 0, 0, "real", "val", "samples"),
+    ]
+    write_crop_table(crops / "crops.csv", table)
+    done = invoke(
+        "train", "cnn", crops, crops, "--out", tmp_path / "run", "--image_size", "64", "--epochs", "1"
+    )
+    assert done.exit_code == 1 and "Traceback" not in done.output
+    assert error_lines(done.stderr) == [
+        f"error: {crops / 'crops.csv'}: the validation crops are all real (2 crops): with one class the AUC"
+        " is undefined and the threshold cannot be calibrated; give VAL_DATA a val split with real and fake"
+        " videos (or train with --pseudo-fakes sbi, which adds fakes to real-only validation)"
+    ]
+    assert not (tmp_path / "run/best.json").exists()

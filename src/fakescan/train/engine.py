@@ -495,6 +495,24 @@ def subsample_videos(records: Sequence[CropRecord], seed: int) -> list[CropRecor
     return [r for r in records if _namespaced(r) in kept]
 
 
+def _require_both_labels(data: TrainingData, pseudo_fakes: bool) -> None:
+    """Refuse a validation set of one label: its AUC is undefined and no threshold can be calibrated,
+    so the "best" checkpoint would be chosen blind (self-blended fakes added to it count)."""
+    labels = {record.label for record in data.val} | ({1} if pseudo_fakes else set())
+    if len(labels) < 2:
+        only = "real" if labels == {0} else "fake"
+        raise ConfigError(
+            f"{data.val_root / 'crops.csv'}: the validation crops are all {only} ({len(data.val)} crops):"
+            " with one class the AUC is undefined and the threshold cannot be calibrated; give VAL_DATA"
+            " a val split with real and fake videos"
+            + (
+                " (or train with --pseudo-fakes sbi, which adds fakes to real-only validation)"
+                if only == "real"
+                else ""
+            )
+        )
+
+
 def _loaders(data: TrainingData, config: TrainConfig, input_cfg: Any) -> tuple[Any, Any]:
     augment = AugmentConfig() if config.data.augment else AugmentConfig.none()
     train_records = data.train
@@ -520,6 +538,7 @@ def _loaders(data: TrainingData, config: TrainConfig, input_cfg: Any) -> tuple[A
         train_set = PseudoFakeDataset(train_set)
         if not any(record.label == 1 for record in data.val):
             val_set = PseudoFakeDataset(val_set, fixed=True)
+    _require_both_labels(data, pseudo_fakes=isinstance(val_set, PseudoFakeDataset))
     balance = {"none": None, "weighted": "label" if config.num_outputs == 1 else "class"}.get(
         config.data.balance, None
     )
