@@ -388,24 +388,43 @@ def test_gifs_in_a_folder_are_read_as_videos(samples: Path, tmp_path: Path) -> N
     assert "ignored" not in done.stderr
 
 
-# -- 4. a validation split of one class --------------------------------------------------------------
+# -- 2, 4. training ----------------------------------------------------------------------------------
 
 
-def test_a_validation_split_of_one_class_is_refused(samples: Path, tmp_path: Path) -> None:
+def _four_crops(samples: Path, folder: Path, val_labels: tuple[int, int]) -> Path:
+    """Four real face crops with a crop table: a real and a "fake" to train on, two of ``val_labels``."""
     from fakescan.data.datasets.index import CropRecord, write_crop_table
     from fakescan.data.extract import ExtractConfig, run_extraction
 
-    crops = tmp_path / "crops"
     photos = [samples / f"images/{name}.jpg" for name in ("obama", "biden", "multi_face", "single_face")]
-    report = run_extraction(photos, crops, ExtractConfig(size=64, detector="haar"))
+    report = run_extraction(photos, folder, ExtractConfig(size=64, detector="haar"))
     names = [row.crop for row in report.rows if row.crop]
-    table = [
-        CropRecord(names[0], "real/a", 0, 0, "real", "train", "samples"),
-        CropRecord(names[1], "fake/b", 0, 1, "Resynth", "train", "samples"),
-        CropRecord(names[2], "real/c", 0, 0, "real", "val", "samples"),
-        CropRecord(names[3], "real/d", 0, 0, "real", "val", "samples"),
-    ]
-    write_crop_table(crops / "crops.csv", table)
+    labels, splits = (0, 1, *val_labels), ("train", "train", "val", "val")
+    table = []
+    for n, (name, label, split) in enumerate(zip(names, labels, splits, strict=True)):
+        kind = "fake" if label else "real"
+        method = "Resynth" if label else "real"
+        table.append(CropRecord(name, f"{kind}/{n}", 0, label, method, split, "samples"))
+    write_crop_table(folder / "crops.csv", table)
+    return folder
+
+
+def test_disk_full_while_saving_the_training_state_is_one_line(
+    samples: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crops = _four_crops(samples, tmp_path / "crops", (0, 1))
+    monkeypatch.setattr("fakescan._atomic.open", _FullDisk("last_state"), raising=False)
+    run = tmp_path / "run"
+    done = invoke("train", "cnn", crops, crops, "--out", run, "--image_size", "64", "--epochs", "1")
+    assert done.exit_code == 1 and "Traceback" not in done.output
+    (line,) = error_lines(done.stderr)
+    assert line.startswith(f"error: {run / 'last_state.'}") and line.endswith(
+        ": cannot write (no space left on device): free disk space, or choose another location"
+    )
+
+
+def test_a_validation_split_of_one_class_is_refused(samples: Path, tmp_path: Path) -> None:
+    crops = _four_crops(samples, tmp_path / "crops", (0, 0))
     done = invoke(
         "train", "cnn", crops, crops, "--out", tmp_path / "run", "--image_size", "64", "--epochs", "1"
     )
