@@ -4,10 +4,12 @@ Each command parses its options, builds a config, calls one library function and
 result with rich. Errors that fakescan raises on purpose (:class:`fakescan.errors.FakescanError`)
 are printed as one line; ``fakescan --debug ...`` shows the traceback instead.
 
-Exit codes:
-    0  success (for ``extract``: at least one input was processed)
-    1  a fakescan error, or no input could be processed
-    2  invalid command-line usage
+Exit codes (the README's table says more):
+    0  success; bad inputs are listed, not fatal (``extract``/``predict``: at least one input was read)
+    1  a fakescan error (:class:`~fakescan.errors.FakescanError`) or an ``OSError``: no input could be
+       processed, an output could not be written, a checkpoint or data set is malformed, ...
+    2  invalid command-line usage, an invalid option value included (:class:`~fakescan.errors.UsageError`,
+       or a :class:`~fakescan.errors.ConfigError` raised while the options are turned into a config)
 """
 
 from __future__ import annotations
