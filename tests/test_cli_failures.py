@@ -435,3 +435,16 @@ def test_a_validation_split_of_one_class_is_refused(samples: Path, tmp_path: Pat
         " videos (or train with --pseudo-fakes sbi, which adds fakes to real-only validation)"
     ]
     assert not (tmp_path / "run/best.json").exists()
+
+
+def test_the_onnx_install_hint_keeps_its_brackets(
+    checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    for module in ("onnx", "onnxscript", "onnxruntime"):
+        monkeypatch.setitem(sys.modules, module, None)  # as if the onnx extra were not installed
+    done = invoke("export", checkpoint, "--onnx", tmp_path / "model.onnx")
+    assert done.exit_code == 1 and "Traceback" not in done.output
+    (line,) = error_lines(done.stderr)
+    assert line.endswith("package: install the onnx extra: pip install 'fakescan[onnx]'")
