@@ -7,7 +7,9 @@ A write that fails (disk full, a folder in the way, a read-only location) raises
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from fakescan.errors import OutputError
@@ -18,6 +20,20 @@ TMP_MARK = ".fakescan-tmp"
 """Part of every temporary file name, so that leftovers of a killed run can be found and removed."""
 
 
+@contextlib.contextmanager
+def _temporary_beside(path: Path) -> Iterator[Path]:
+    """A temporary file name in ``path``'s folder, removed afterwards in any case; an ``OSError``
+    raised inside becomes an :class:`OutputError` naming ``path``."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_MARK}")
+    try:
+        yield tmp
+    except OSError as error:
+        raise OutputError.from_os_error(path, error) from error
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically.
 
@@ -25,18 +41,10 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         OutputError: the file cannot be written.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_MARK}")
-    try:
+    with _temporary_beside(path) as tmp:
         with open(tmp, "wb") as handle:
             handle.write(data)
         os.replace(tmp, path)
-    except OSError as error:
-        raise OutputError.from_os_error(path, error) from error
-    finally:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -72,15 +80,6 @@ def check_output_file(path: str | Path) -> Path:
     if path.is_dir():
         raise OutputError(path, "is a folder: give the path of a file to write")
     make_output_dir(path.parent)
-    probe = path.with_name(f".{path.name}.{os.getpid()}{TMP_MARK}")
-    try:
-        with open(probe, "wb"):
-            pass
-    except OSError as error:
-        raise OutputError.from_os_error(path, error) from error
-    finally:
-        try:
-            probe.unlink(missing_ok=True)
-        except OSError:
-            pass
+    with _temporary_beside(path) as probe, open(probe, "wb"):
+        pass
     return path
