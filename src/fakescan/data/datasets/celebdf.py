@@ -98,10 +98,10 @@ def _read_test_list(path: Path, dataset: str) -> str:
     except OSError as error:
         raise DatasetLayoutError(f"{path}: cannot read {what} ({error.strerror})") from None
     try:
-        text = data.decode("utf-8-sig")
+        text: str | None = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        text = "\x00"
-    if "\x00" in text:
+        text = None
+    if text is None or "\x00" in text:
         raise DatasetLayoutError(
             f"{path}: not a text file ({what}: '<1 real | 0 fake> <folder>/<file>' lines)"
         )
