@@ -55,28 +55,29 @@ def test_nothing_processed_exits_1_with_one_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "code", "message"),
     [
-        (["--shard", "2"], "--shard must look like i/n"),
-        (["--shard", "4/4"], "--shard must be i/n with 0 <= i < n"),
-        (["--detector", "mtcnn"], "unknown face detector 'mtcnn'"),
-        (["--detector", "retinaface"], "needs a local weights file"),
-        (["--every-frame", "--stride", "3"], "contradict"),
-        (["--margin", "0.2"], "--margin must be at least 1.0"),
+        (["--shard", "2"], 2, "--shard must look like i/n"),
+        (["--shard", "4/4"], 2, "--shard must be i/n with 0 <= i < n"),
+        (["--detector", "mtcnn"], 2, "unknown face detector 'mtcnn'"),
+        (["--detector", "retinaface"], 1, "needs a local weights file"),  # the detector cannot be built
+        (["--every-frame", "--stride", "3"], 2, "contradict"),
+        (["--margin", "0.2"], 2, "--margin must be at least 1.0"),
+        (["--workers", "0"], 2, "Invalid value for '--workers'"),
     ],
 )
 def test_bad_options_give_one_clear_line(
-    samples: Path, tmp_path: Path, args: list[str], message: str
+    samples: Path, tmp_path: Path, args: list[str], code: int, message: str
 ) -> None:
     done = fakescan("extract", samples / "images/obama.jpg", "--out", tmp_path, *args)
-    assert done.returncode == 1
+    assert done.returncode == code
     assert message in done.stderr and "Traceback" not in done.stderr
     assert not list(tmp_path.rglob("*.png"))
 
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     done = fakescan("--debug", "extract", tmp_path / "gone.mp4", "--out", tmp_path, "--detector", "nope")
-    assert done.returncode == 1 and "Traceback" in done.stderr and "DetectorError" in done.stderr
+    assert done.returncode == 1 and "Traceback" in done.stderr and "UsageError" in done.stderr
 
 
 def test_version_usage_and_samples_path() -> None:

@@ -151,9 +151,26 @@ class CheckpointMeta:
                 values["class_names"] = tuple(str(name) for name in values["class_names"])
             if not isinstance(values.get("model_kwargs", {}), Mapping):
                 raise ValueError("model_kwargs is not an object")
+            if "threshold" in values:
+                values["threshold"] = _probability(values["threshold"], "threshold")
             return cls(**values)
         except (KeyError, TypeError) as error:
             raise ValueError(f"malformed sidecar field ({error})") from None
+
+
+def _probability(value: Any, name: str) -> float:
+    """``value`` as a float in [0, 1]; a ValueError naming ``name`` if it is not one (NaN included).
+
+    >>> _probability(0.25, "threshold")
+    0.25
+    >>> _probability("high", "threshold")
+    Traceback (most recent call last):
+    ...
+    ValueError: threshold must be a number in [0, 1], got 'high'
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")  # NaN fails the range too
+    return float(value)
 
 
 def checkpoint_paths(path: str | Path) -> tuple[Path, Path]:
@@ -264,6 +281,8 @@ def read_checkpoint_meta(path: str | Path) -> CheckpointMeta:
         text = meta_path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(meta_path, "checkpoint sidecar not found") from None
+    except OSError as error:
+        raise InputError(meta_path, f"cannot read the checkpoint sidecar ({error.strerror})") from None
     try:
         data = json.loads(text)
         if not isinstance(data, dict):

@@ -4,29 +4,34 @@ Each command parses its options, builds a config, calls one library function and
 result with rich. Errors that fakescan raises on purpose (:class:`fakescan.errors.FakescanError`)
 are printed as one line; ``fakescan --debug ...`` shows the traceback instead.
 
-Exit codes:
-    0  success (for ``extract``: at least one input was processed)
-    1  a fakescan error, or no input could be processed
-    2  invalid command-line usage
+Exit codes (the README's table says more):
+    0  success; bad inputs are listed, not fatal (``extract``/``predict``: at least one input was read)
+    1  a fakescan error (:class:`~fakescan.errors.FakescanError`) or an ``OSError``: no input could be
+       processed, an output could not be written, a checkpoint or data set is malformed, ...
+    2  invalid command-line usage, an invalid option value included (:class:`~fakescan.errors.UsageError`,
+       or a :class:`~fakescan.errors.ConfigError` raised while the options are turned into a config)
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from fakescan import __version__
-from fakescan.errors import ConfigError, FakescanError
+from fakescan.errors import ConfigError, FakescanError, UsageError
 
 if TYPE_CHECKING:
     from fakescan.data.datasets import VideoRecord
+    from fakescan.data.packing import SkippedCrop
 
 __all__ = ["app", "main"]
 
@@ -40,14 +45,35 @@ app = typer.Typer(
 samples_app = typer.Typer(help="Real sample media fetched from the package registry.", no_args_is_help=True)
 app.add_typer(samples_app, name="samples")
 
-console = Console(stderr=True)
+console = Console(stderr=True, markup=False)
+"""Every message goes to stderr without rich markup: paths, reasons and other user text can hold
+``[...]`` (``clip [final].mp4``, ``fakescan[onnx]``) and are printed as they are. Styled words
+come from :func:`_styled`."""
 _state = {"debug": False}
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
+def _styled(label: str, style: str, text: object) -> Text:
+    """``label`` in ``style``, a space, then ``text`` exactly as it is (never read as rich markup).
+
+    >>> _styled("error:", "bold red", "clip [final].mp4: not found").plain
+    'error: clip [final].mp4: not found'
+    """
+    return Text.assemble((label, style), " ", str(text))
+
+
+def _print_error(error: object) -> None:
+    console.quiet = False
+    console.print(_styled("error:", "bold red", error), soft_wrap=True, highlight=False)
+
+
 def _report_errors(command: Callable[P, None]) -> Callable[P, None]:
-    """Turn a :class:`FakescanError` into one red line and exit code 1 (a traceback with --debug)."""
+    """Turn a :class:`FakescanError` (or an ``OSError``) into one red line and exit code 1.
+
+    A :class:`UsageError` exits with 2, like the command line's own usage errors. ``--debug`` shows
+    the traceback instead.
+    """
 
     @functools.wraps(command)
     def run(*args: P.args, **kwargs: P.kwargs) -> None:
@@ -56,11 +82,27 @@ def _report_errors(command: Callable[P, None]) -> Callable[P, None]:
         except FakescanError as error:
             if _state["debug"]:
                 raise
-            console.quiet = False
-            console.print(f"[bold red]error:[/] {error}", soft_wrap=True, highlight=False)
+            _print_error(error)
+            raise typer.Exit(2 if isinstance(error, UsageError) else 1) from None
+        except OSError as error:  # a fault of the environment that no library call named: one line too
+            if _state["debug"]:
+                raise
+            where = f"{error.filename}: " if error.filename else ""
+            _print_error(f"{where}{(error.strerror or str(error)).lower()}")
             raise typer.Exit(1) from None
 
     return run
+
+
+@contextlib.contextmanager
+def _options() -> Iterator[None]:
+    """Building a config from the command line: an invalid value is a usage error (exit code 2)."""
+    try:
+        yield
+    except UsageError:
+        raise
+    except ConfigError as error:
+        raise UsageError(str(error)) from error
 
 
 def _version(value: bool) -> None:
@@ -94,7 +136,9 @@ def _parse_shard(text: str | None) -> tuple[int, int] | None:
     try:
         index, count = (int(part) for part in text.split("/"))
     except ValueError:
-        raise ConfigError(f"--shard must look like i/n (e.g. 0/4), got {text!r}") from None
+        raise UsageError(f"--shard must look like i/n (e.g. 0/4), got {text!r}") from None
+    if count < 1 or not 0 <= index < count:
+        raise UsageError(f"--shard must be i/n with 0 <= i < n, got {index}/{count}")
     return index, count
 
 
@@ -159,6 +203,14 @@ def _comma_list(values: list[str] | str | None) -> list[str]:
     return [name.strip() for item in items for name in item.split(",") if name.strip()]
 
 
+def _check_splits(chosen: list[str]) -> None:
+    from fakescan.data.datasets import SPLITS
+
+    unknown = [split for split in chosen if split not in SPLITS]
+    if unknown:
+        raise UsageError(f"--splits: unknown split(s) {unknown}; choose from {', '.join(SPLITS)}")
+
+
 def _dataset_options(
     compression: str | None,
     methods: list[str] | None,
@@ -182,12 +234,12 @@ def _dataset_options(
         if fractions is not None:
             options["fractions"] = tuple(float(x) for x in _comma_list(fractions))
     except ValueError:
-        raise ConfigError(f"--fractions takes numbers, e.g. 0.8,0.1,0.1; got {fractions!r}") from None
+        raise UsageError(f"--fractions takes numbers, e.g. 0.8,0.1,0.1; got {fractions!r}") from None
     try:
         if val_parts is not None:
             options["val_parts"] = [int(x) for x in _comma_list(val_parts)]
     except ValueError:
-        raise ConfigError(f"--val-parts takes part numbers, e.g. 0,1; got {val_parts!r}") from None
+        raise UsageError(f"--val-parts takes part numbers, e.g. 0,1; got {val_parts!r}") from None
     return {name: value for name, value in options.items() if value is not None}
 
 
@@ -202,7 +254,7 @@ def _with_dataset_warnings(function: Callable[..., R], *args: object, **kwargs: 
         result = function(*args, **kwargs)
     for warning in caught:
         if issubclass(warning.category, DatasetWarning):
-            console.print(f"[yellow]warning:[/] {warning.message}", soft_wrap=True, highlight=False)
+            console.print(_styled("warning:", "yellow", warning.message), soft_wrap=True, highlight=False)
         else:
             warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     return result
@@ -220,7 +272,7 @@ def _print_index(records: list[VideoRecord], title: str) -> None:
     for name, per_split in counts.items():
         table.add_row(name, *(str(per_split[split]) for split in SPLITS), str(sum(per_split.values())))
     totals = [sum(per_split[split] for per_split in counts.values()) for split in SPLITS]
-    table.add_row("[bold]all", *(str(total) for total in totals), str(sum(totals)))
+    table.add_row(Text("all", style="bold"), *(str(total) for total in totals), str(sum(totals)))
     console.print(table)
 
 
@@ -276,7 +328,7 @@ def extract(
     align: Annotated[
         bool, typer.Option(help="Turn crops so that the eyes are level (detectors with landmarks).")
     ] = False,
-    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     shard: Annotated[str | None, typer.Option(help="Process only part i of n (0-based), e.g. 0/4.")] = None,
     dataset: Annotated[
         str | None, typer.Option(rich_help_panel=_PANEL, help=_DATASET_HELP + " Needs --root; no INPUTS.")
@@ -333,29 +385,30 @@ def extract(
         if root is None:
             raise typer.BadParameter("--dataset needs --root, the data set's folder", param_hint="--root")
         chosen = _comma_list(splits) or list(SPLITS)
-        unknown = [split for split in chosen if split not in SPLITS]
-        if unknown:
-            raise ConfigError(f"--splits: unknown split(s) {unknown}; choose from {', '.join(SPLITS)}")
-        records = _with_dataset_warnings(build_index, dataset, root, **options)
+        _check_splits(chosen)
+        with _options():  # an unknown data set or an option it does not take
+            records = _with_dataset_warnings(build_index, dataset, root, **options)
 
     if every_frame and stride not in (None, 1):
-        raise ConfigError("--every-frame and --stride K contradict each other; give one")
-    config = ExtractConfig(
-        frames=frames,
-        start_frame=start_frame,
-        end_frame=end_frame,
-        stride=1 if every_frame else stride,
-        size=size,
-        margin=margin,
-        border=border,  # type: ignore[arg-type]  # validated by ExtractConfig
-        image_format=image_format,
-        all_faces=all_faces,
-        detector=detector,
-        detector_weights=detector_weights,
-        detect_max_side=detect_size,
-        keyframes_only=keyframes_only,
-        align=align,
-    )
+        raise UsageError("--every-frame and --stride K contradict each other; give one")
+    parsed_shard = _parse_shard(shard)
+    with _options():
+        config = ExtractConfig(
+            frames=frames,
+            start_frame=start_frame,
+            end_frame=end_frame,
+            stride=1 if every_frame else stride,
+            size=size,
+            margin=margin,
+            border=border,  # type: ignore[arg-type]  # validated by ExtractConfig
+            image_format=image_format,
+            all_faces=all_faces,
+            detector=detector,
+            detector_weights=detector_weights,
+            detect_max_side=detect_size,
+            keyframes_only=keyframes_only,
+            align=align,
+        )
     started = time.perf_counter()
     counted = {"frames": 0, "crops": 0}
     with Progress(
@@ -377,7 +430,7 @@ def extract(
 
         if records is None:
             report = run_extraction(
-                sources, out, config, workers=workers, shard=_parse_shard(shard), on_result=advance
+                sources, out, config, workers=workers, shard=parsed_shard, on_result=advance
             )
         else:
             from fakescan.data.datasets.extraction import extract_dataset
@@ -390,7 +443,7 @@ def extract(
                 config,
                 splits=chosen,
                 workers=workers,
-                shard=_parse_shard(shard),
+                shard=parsed_shard,
                 on_result=advance,
             )
             report = written.extraction
@@ -399,7 +452,7 @@ def extract(
     table = Table(title=f"fakescan extract → {out}", show_edge=False)
     table.add_column("status")
     table.add_column("files", justify="right")
-    for status in ("ok", "no_face", "decode_error", "unreadable", "error"):
+    for status in ("ok", "no_face", "decode_error", "unreadable", "out_of_range", "error"):
         if report.status_counts[status]:
             table.add_row(status, str(report.status_counts[status]))
     console.print(table)
@@ -410,9 +463,14 @@ def extract(
         + (f"; {resumed} files already done by an earlier run" if resumed else "")
         + (f"; {report.ignored} non-media files ignored" if report.ignored else "")
     )
+    damaged = [
+        r for r in report.results if r.status in ("ok", "no_face") and "decode_error" in r.row_statuses
+    ]
+    for result in damaged[:20]:  # read, but some frames were lost
+        console.print(_styled("note", "yellow", f"{result.item.path}: {result.reason}"), soft_wrap=True)
     failures = [r for r in report.results if r.status not in ("ok", "no_face")]
     for result in failures[:20]:
-        console.print(f"[yellow]skipped[/] {describe_failure(result)}", soft_wrap=True)
+        console.print(_styled("skipped", "yellow", describe_failure(result)), soft_wrap=True)
     if len(failures) > 20:
         console.print(f"... and {len(failures) - 20} more: see the manifest")
     console.print(f"manifest: {report.manifest}", soft_wrap=True)
@@ -424,7 +482,21 @@ def extract(
             console.print(
                 "after the last shard, run fakescan prepare with the same options to write crops.csv"
             )
+    failed = report.status_counts["error"]
+    if failed:  # data was lost: unlike bad input, this fails the run
+        raise FakescanError(
+            f"{failed} of {len(report.results)} files failed because an output could not be written"
+            f" (or by a fault of fakescan's): see {report.manifest}; run again to retry them"
+        )
     _require_processed(len(report.results), report.processed)
+
+
+def _print_skipped_crops(skipped: Sequence[SkippedCrop], listed_in: Path | None) -> None:
+    """One line per crop skipped (the first 20), then where the rest are listed."""
+    for crop in skipped[:20]:
+        console.print(_styled("skipped", "yellow", f"{crop.path}: {crop.reason}"), soft_wrap=True)
+    if len(skipped) > 20:
+        console.print(f"... and {len(skipped) - 20} more: see {listed_in}")
 
 
 @app.command()
@@ -432,7 +504,7 @@ def extract(
 def pack(
     crops_dir: Annotated[Path, typer.Argument(help="Crops folder holding crops.csv (the crop table).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for the shards and shards.json.")],
-    shard_size: Annotated[int, typer.Option(help="At most this many samples per shard.")] = 1000,
+    shard_size: Annotated[int, typer.Option(min=1, help="At most this many samples per shard.")] = 1000,
     raw: Annotated[
         bool, typer.Option("--raw", help="Also store each crop's raw |spectrum| image (for other tools).")
     ] = False,
@@ -462,14 +534,15 @@ def pack(
     from fakescan.data.packing import SpectrumOptions, pack_shards
 
     if raw and log_scale:
-        raise ConfigError("--raw and --log contradict each other; give one")
+        raise UsageError("--raw and --log contradict each other; give one")
     spectrum = None
     if raw or log_scale:
-        spectrum = SpectrumOptions(
-            kind=spectrum_kind or "dct",  # type: ignore[arg-type]  # validated by SpectrumOptions
-            scale="raw" if raw else "log",
-            mode="color" if color else "gray",
-        )
+        with _options():
+            spectrum = SpectrumOptions(
+                kind=spectrum_kind or "dct",  # type: ignore[arg-type]  # validated by SpectrumOptions
+                scale="raw" if raw else "log",
+                mode="color" if color else "gray",
+            )
     else:
         given = [
             name
@@ -482,8 +555,9 @@ def pack(
             if value not in (None, False)
         ]
         if given:
-            raise ConfigError(f"{', '.join(given)}: spectrum options, which need --raw or --log")
+            raise UsageError(f"{', '.join(given)}: spectrum options, which need --raw or --log")
     chosen = _comma_list(splits)
+    _check_splits(chosen)
     records = read_crop_table(crops_dir / "crops.csv")
     started = time.perf_counter()
     with Progress(
@@ -534,10 +608,7 @@ def pack(
             if stats is not None
             else f"{described}; no training split packed, so no normalisation statistics"
         )
-    for skipped in report.skipped[:20]:
-        console.print(f"[yellow]skipped[/] {skipped.path}: {skipped.reason}", soft_wrap=True)
-    if len(report.skipped) > 20:
-        console.print(f"... and {len(report.skipped) - 20} more: see {report.index_path}")
+    _print_skipped_crops(report.skipped, report.index_path)
     console.print(f"index: {report.index_path}", soft_wrap=True)
     if report.samples == 0:
         raise FakescanError(f"no crop could be packed ({report.records} in the table for these splits)")
@@ -571,8 +642,11 @@ def prepare(
     options = _dataset_options(
         compression, methods, seed, val_fraction, fractions, val_parts, group_by, splits_dir
     )
-    records = _with_dataset_warnings(build_index, dataset, root, **options)
-    out.mkdir(parents=True, exist_ok=True)
+    from fakescan._atomic import make_output_dir
+
+    with _options():  # an unknown data set or an option it does not take
+        records = _with_dataset_warnings(build_index, dataset, root, **options)
+    make_output_dir(out)
     write_video_index(out / "index.csv", records)
     _print_index(records, f"{dataset}: {len(records)} videos → {out / 'index.csv'}")
     manifests = find_manifests(out)
@@ -619,7 +693,7 @@ def train(
     l2: Annotated[float | None, typer.Option("--l2", help="L2 penalty on conv/linear weights.")] = None,
     lr: Annotated[float | None, typer.Option("--lr", help="Adam learning rate (default 2e-4).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the whole run (default 0).")] = None,
-    workers: Annotated[int | None, typer.Option(help="Loader worker processes.")] = None,
+    workers: Annotated[int | None, typer.Option(min=0, help="Loader worker processes.")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N.")] = None,
     pretrained: Annotated[
         Path | None, typer.Option(help="Local ImageNet Xception weights (legacy_xception layout).")
@@ -659,7 +733,8 @@ def train(
 
     console.quiet = launched_rank() != 0  # one report per run, from rank 0; errors still reach stderr
 
-    size, gray_from_size = parse_image_size(image_size) if image_size is not None else (None, None)
+    with _options():
+        size, gray_from_size = parse_image_size(image_size) if image_size is not None else (None, None)
     overrides = {
         "model": model,
         "epochs": epochs,
@@ -680,10 +755,11 @@ def train(
             "augment": augment,
         },
     }
-    config = load_config(config_file, overrides)
+    with _options():
+        config = load_config(config_file, overrides)
     data = load_training_data(train_data, val_data)
     console.print(
-        f"training [bold]{config.model}[/] on {len(data.train)} crops ({len(data.train_videos)} videos), "
+        f"training {config.model} on {len(data.train)} crops ({len(data.train_videos)} videos), "
         f"validating on {len(data.val)}; classes {', '.join(data.class_names)}"
         + (" + self-blended pseudo-fakes" if config.data.pseudo_fakes == "sbi" else "")
         + (" with robust augmentation" if config.data.augment == "robust" else ""),
@@ -704,12 +780,11 @@ def train(
 
         def on_epoch(row) -> None:
             progress.update(task, epoch=row.epoch + 1)
-            mark = " [green]best[/]" if row.best else ""
-            progress.console.print(
+            line = Text(
                 f"epoch {row.epoch}: train loss {row.train_loss:.4f}  val loss {row.val_loss:.4f}  "
-                f"val AUC {row.val_auc:.4f}  val ACC {row.val_acc:.4f}  {row.images_per_s:.1f} img/s{mark}",
-                highlight=False,
+                f"val AUC {row.val_auc:.4f}  val ACC {row.val_acc:.4f}  {row.images_per_s:.1f} img/s"
             )
+            progress.console.print(line + Text(" best", "green") if row.best else line, highlight=False)
 
         result = fit(config, data, out, resume=resume, on_epoch=on_epoch, on_step=on_step)
     stopped = " (early stopping)" if result.stopped_early else ""
@@ -731,7 +806,7 @@ def test_command(
     ] = "test",
     aggregate: Annotated[str, typer.Option(help="Video score: mean or confident.")] = "mean",
     batch_size: Annotated[int, typer.Option("--batch_size", "--batch-size", help="Images per batch.")] = 64,
-    workers: Annotated[int, typer.Option(help="Loader worker processes.")] = 0,
+    workers: Annotated[int, typer.Option(min=0, help="Loader worker processes.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N.")] = "auto",
     force: Annotated[bool, typer.Option(help="Test even on videos the checkpoint was trained on.")] = False,
 ) -> None:
@@ -742,9 +817,11 @@ def test_command(
     def on_set(result) -> None:
         console.print(
             f"{result.name}: {result.crops} crops, {result.videos} videos: frame AUC {result.frame.auc:.4f}, "
-            f"video AUC {result.video.auc:.4f} -> {result.out_dir}",
+            f"video AUC {result.video.auc:.4f} -> {result.out_dir}"
+            + (f"; {len(result.skipped)} unreadable crops skipped" if result.skipped else ""),
             highlight=False,
         )
+        _print_skipped_crops(result.skipped, result.out_dir / "metrics.json")
 
     report = run_test(
         model_path,
@@ -760,7 +837,7 @@ def test_command(
     )
     frames = {r.name: r.frame for r in report.results}
     videos = {r.name: r.video for r in report.results}
-    Console().print(cross_dataset_rich_table(frames, videos, title="fakescan test"))
+    Console(markup=False).print(cross_dataset_rich_table(frames, videos, title="fakescan test"))
     console.print(f"summary: {report.summary_md}", highlight=False)
 
 
@@ -904,23 +981,31 @@ def predict(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from fakescan._atomic import check_output_file, make_output_dir
     from fakescan.data.extract import ExtractConfig
     from fakescan.predict import PredictConfig, Prediction, load_predictor, run_prediction
     from fakescan.predict.engine import write_csv, write_json
 
-    config = PredictConfig(
-        extract=ExtractConfig(
-            frames=frames,
-            size=crop_size,
-            margin=margin,
-            border=border,  # type: ignore[arg-type]  # validated by ExtractConfig
-            detector=detector,
-            detector_weights=detector_weights,
-            detect_max_side=detect_size,
-        ),
-        batch_size=batch_size,
-        aggregate=aggregate,  # type: ignore[arg-type]  # validated by PredictConfig
-    )
+    with _options():
+        config = PredictConfig(
+            extract=ExtractConfig(
+                frames=frames,
+                size=crop_size,
+                margin=margin,
+                border=border,  # type: ignore[arg-type]  # validated by ExtractConfig
+                detector=detector,
+                detector_weights=detector_weights,
+                detect_max_side=detect_size,
+            ),
+            batch_size=batch_size,
+            aggregate=aggregate,  # type: ignore[arg-type]  # validated by PredictConfig
+        )
+    for target in (json_out, csv_out):
+        if target not in (None, "-"):
+            check_output_file(target)  # before the work, so that no result is lost to a bad path
+    for folder in (explain, save_crops):
+        if folder is not None:
+            make_output_dir(folder)
     predictor = load_predictor(model, backend=backend, device=device, channels_last=channels_last)  # type: ignore[arg-type]
     columns = (TextColumn("[bold]predict"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
@@ -941,12 +1026,14 @@ def predict(
     colours = {"fake": "red", "real": "green", "no_face": "yellow", "error": "bold red"}
     for p in report.predictions:
         score = "" if p.score is None else f"{p.score:.3f}"
-        verdict = f"[{colours[p.verdict]}]{p.verdict.replace('_', ' ')}[/]"
+        verdict = Text(p.verdict.replace("_", " "), style=colours[p.verdict])
         table.add_row(str(p.path), verdict, score, str(p.frames_used), str(p.faces_found))
     console.print(table)
     for p in report.predictions:
         if p.reason and p.verdict != "no_face":
-            console.print(f"[yellow]{p.verdict}[/] {p.path}: {p.reason}", soft_wrap=True, highlight=False)
+            console.print(
+                _styled(p.verdict, "yellow", f"{p.path}: {p.reason}"), soft_wrap=True, highlight=False
+            )
     console.print(f"{len(report.predictions)} files in {report.seconds:.1f} s ({report.backend} backend)")
     if json_out is not None:
         write_json(json_out, report)
@@ -1045,7 +1132,7 @@ def synth(
         table.add_row(split, str(len(pairs)), str(report.reals[split]), *fakes)
     console.print(table)
     for note in report.skipped:
-        console.print(f"[yellow]skipped:[/] {note}", soft_wrap=True, highlight=False)
+        console.print(_styled("skipped:", "yellow", note), soft_wrap=True, highlight=False)
     folders = ",".join(report.folders.values())
     console.print(f"read it with: fakescan prepare --dataset ffpp --root {report.root} --methods {folders}")
 
@@ -1069,7 +1156,7 @@ def demo(
     with console.status("starting ...") as status:
 
         def show(name: str, description: str) -> None:
-            status.update(f"[{STAGES.index(name) + 1}/{len(STAGES)}] {description} ...")
+            status.update(Text(f"[{STAGES.index(name) + 1}/{len(STAGES)}] {description} ..."))
 
         report = run_demo(out, quick=quick, seed=seed, on_stage=show)
     video, frame = report.test.video, report.test.frame
@@ -1078,7 +1165,7 @@ def demo(
         f" accuracy {frame.acc:.3f} · {report.total_seconds:.0f} s"
     )
     console.print(
-        "[yellow]trained on synthetic forgeries of a few people: not a real-world deepfake detector"
+        Text("trained on synthetic forgeries of a few people: not a real-world deepfake detector", "yellow")
     )
     console.print(f"report: {report.report_md}", soft_wrap=True, highlight=False)
 

@@ -266,7 +266,7 @@ def test_pack_options_reach_the_library(crop_folder: Path, tmp_path: Path) -> No
         (["--raw", "--log"], "--raw and --log contradict"),
         (["--color"], "--color: spectrum options, which need --raw or --log"),
         (["--log", "--spectrum-kind", "wavelet"], "unknown spectrum kind"),
-        (["--splits", "train,dev"], "unknown split 'dev'"),
+        (["--splits", "train,dev"], "--splits: unknown split(s) ['dev']"),
     ):
         failed = runner.invoke(app, ["pack", str(crop_folder), "--out", str(tmp_path / "x"), *wrong])
-        assert failed.exit_code == 1 and message in failed.output, failed.output
+        assert failed.exit_code == 2 and message in failed.output, failed.output

@@ -220,7 +220,7 @@ def test_cli_options_reach_the_run(samples: Path, checkpoint: Path) -> None:
     assert [f["box"] for f in changed] != [f["box"] for f in default]  # another detector
     assert [f["probability"] for f in changed] != [f["probability"] for f in default]
     bad = invoke("predict", samples / "images/obama.jpg", "--model", checkpoint, "--border", "wrap")
-    assert bad.exit_code == 1 and "--border must be clamp or pad" in bad.stderr
+    assert bad.exit_code == 2 and "--border must be clamp or pad" in bad.stderr
 
 
 def test_predict_resizes_crops_as_training_does(samples: Path, checkpoint: Path, tmp_path: Path) -> None:

@@ -181,5 +181,7 @@ def test_training_loaders_add_pseudo_fakes_and_give_validation_fixed_ones_only_w
     _, val = _loaders(TrainingData(reals, records, root, root, names), config, InputConfig(image_size=64))
     assert isinstance(val.dataset, CropFolderDataset)  # validation has fakes: left alone
     plain = load_config(overrides={"model": "cnn", "data": {"image_size": 64}})
-    train, _ = _loaders(TrainingData(reals, reals, root, root, names), plain, InputConfig(image_size=64))
+    train, _ = _loaders(TrainingData(reals, records, root, root, names), plain, InputConfig(image_size=64))
     assert isinstance(train.dataset, CropFolderDataset)
+    with pytest.raises(ConfigError, match="the validation crops are all real"):  # no fakes to choose on
+        _loaders(TrainingData(reals, reals, root, root, names), plain, InputConfig(image_size=64))

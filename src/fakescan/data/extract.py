@@ -17,11 +17,13 @@ So a run killed at any moment and started again gives the same output as one tha
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
 import json
 import multiprocessing
+import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -32,8 +34,8 @@ from typing import Literal
 
 import numpy as np
 
-from fakescan._atomic import TMP_MARK, atomic_write_bytes, atomic_write_text
-from fakescan.data.faces import Detection, FaceDetector, pick_face, shared_detector
+from fakescan._atomic import TMP_MARK, atomic_write_bytes, atomic_write_text, make_output_dir
+from fakescan.data.faces import DETECTORS, Detection, FaceDetector, pick_face, shared_detector
 from fakescan.data.faces.base import Box, box_area
 from fakescan.data.faces.crop import BorderMode, align_face, crop_face
 from fakescan.data.images import read_image, write_image
@@ -45,7 +47,7 @@ from fakescan.data.video import (
     read_frames,
     snap_to_keyframes,
 )
-from fakescan.errors import ConfigError, DecodeError, InputError
+from fakescan.errors import ConfigError, DecodeError, FrameRangeError, InputError, OutputError
 
 __all__ = [
     "MESH_NAME",
@@ -68,8 +70,9 @@ __all__ = [
     "write_manifest",
 ]
 
-Status = Literal["ok", "no_face", "decode_error", "unreadable", "error"]
-"""Outcome of a file or frame. ``error`` marks a fault of fakescan itself, retried on the next run."""
+Status = Literal["ok", "no_face", "decode_error", "unreadable", "out_of_range", "error"]
+"""Outcome of a file or frame. ``error`` marks a failed output write (disk full, ...) or a fault of
+fakescan itself: no record is kept, so the next run retries the file."""
 
 RECORD_NAME = "_extract.json"
 MESH_NAME = "_mesh.npz"
@@ -134,6 +137,8 @@ class ExtractConfig:
             (self.image_format in ("png", "jpg"), f"--format must be png or jpg, got {self.image_format!r}"),
             (self.detect_max_side >= 64, f"--detect-size must be at least 64, got {self.detect_max_side}"),
             (
+                self.detector in DETECTORS,
+                f"unknown face detector {self.detector!r}; choose one of: {', '.join(sorted(DETECTORS))}",
                 not self.align or self.detector not in _NO_LANDMARKS,
                 f"--align needs a detector with landmarks (blazeface, blazeface-full, retinaface), "
                 f"not {self.detector!r}",
@@ -213,6 +218,11 @@ class ItemResult:
     skipped: bool = False
     frames_read: int = 0
 
+    @property
+    def row_statuses(self) -> set[str]:
+        """The statuses of its rows (a readable file has a ``decode_error`` row if frames were lost)."""
+        return {row.status for row in self.rows}
+
 
 @dataclass
 class ExtractReport:
@@ -249,41 +259,51 @@ class ExtractReport:
 
 def collect_inputs(
     inputs: Sequence[str | Path | MediaItem],
+    exclude: str | Path | None = None,
 ) -> tuple[list[MediaItem], list[ItemResult], int]:
     """Expand files and folders (recursively) into media items with unique output keys.
 
     A file given directly keeps its stem as key; a file found in a folder keeps its path relative
     to that folder. Keys that would collide (``a.mp4`` beside ``a.avi``) get the extension appended,
     then a counter if still needed. A :class:`MediaItem` keeps its key exactly (the caller makes
-    those keys unique, e.g. the video ids of a data set index).
+    those keys unique, e.g. the video ids of a data set index). Nothing inside the folder
+    ``exclude`` (the output folder) is read.
 
     Returns:
-        ``(items, missing, ignored)``: the items in a stable order, a failed result for every input
-        path that does not exist, and the number of non-media files skipped inside folders.
+        ``(items, failed, ignored)``: the items in a stable order, a failed result for every input
+        path that does not exist or cannot be read (a sub-folder that cannot be listed included),
+        and the number of non-media files skipped inside folders.
     """
     planned: list[tuple[Path, Literal["video", "image", "unknown"], str] | MediaItem] = []
     missing: list[ItemResult] = []
     ignored = 0
+    skip = None if exclude is None else Path(exclude).resolve()
     for given in inputs:
         if isinstance(given, MediaItem):
-            if given.path.is_file():
+            problem = _unusable(given.path)
+            if problem is None:
                 planned.append(given)
             else:
-                missing.append(_failed(given, "unreadable", "file not found"))
+                missing.append(_failed(given, "unreadable", problem))
             continue
         path = Path(given)
-        if path.is_dir():
-            for found in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")):
-                kind = media_kind(found)
+        problem = _unusable(path, folder_ok=True)
+        if problem is not None:
+            missing.append(
+                _failed(MediaItem(path, media_kind(path) or "unknown", path.stem), "unreadable", problem)
+            )
+        elif path.is_dir():
+            found, unlistable = _walk(path, skip)
+            for folder, reason in unlistable:
+                missing.append(_failed(MediaItem(folder, "unknown", folder.name), "unreadable", reason))
+            for file in found:
+                kind = media_kind(file)
                 if kind is None:
                     ignored += 1
                     continue
-                planned.append((found, kind, found.relative_to(path).with_suffix("").as_posix()))
-        elif path.is_file():
-            planned.append((path, media_kind(path) or "unknown", path.stem))
+                planned.append((file, kind, file.relative_to(path).with_suffix("").as_posix()))
         else:
-            item = MediaItem(path, media_kind(path) or "unknown", path.stem)
-            missing.append(_failed(item, "unreadable", "file not found"))
+            planned.append((path, media_kind(path) or "unknown", path.stem))
 
     stems = Counter(entry[2] for entry in planned if not isinstance(entry, MediaItem))
     items: list[MediaItem] = []
@@ -300,6 +320,42 @@ def collect_inputs(
         taken.add(unique)
         items.append(MediaItem(path, kind, unique))
     return items, missing, ignored
+
+
+def _unusable(path: Path, folder_ok: bool = False) -> str | None:
+    """Why ``path`` cannot be read as an input (``None``: it can). Never raises."""
+    try:
+        if path.is_dir():
+            if not folder_ok:
+                return "a folder, not a file"
+            os.listdir(path)
+        elif not path.is_file():
+            return "file not found" if not path.exists() else "not a regular file"
+        else:
+            with open(path, "rb"):
+                pass
+    except OSError as error:
+        return f"cannot read ({(error.strerror or str(error)).lower()})"
+    return None
+
+
+def _walk(folder: Path, skip: Path | None) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The visible files below ``folder`` (sorted), and the sub-folders that could not be listed.
+
+    Hidden files are left out, and so is everything inside ``skip``.
+    """
+    files: list[Path] = []
+    unlistable: list[tuple[Path, str]] = []
+
+    def failed(error: OSError) -> None:
+        where = Path(error.filename) if error.filename else folder
+        unlistable.append((where, f"folder cannot be read ({(error.strerror or str(error)).lower()})"))
+
+    for top, dirs, names in os.walk(folder, onerror=failed):
+        here = Path(top)
+        dirs[:] = sorted(d for d in dirs if skip is None or (here / d).resolve() != skip)
+        files += [here / name for name in names if not name.startswith(".") and (here / name).is_file()]
+    return sorted(files), unlistable
 
 
 def select_shard(items: Sequence[MediaItem], index: int, count: int) -> list[MediaItem]:
@@ -322,9 +378,29 @@ def _failed(item: MediaItem, status: Status, reason: str) -> ItemResult:
     return ItemResult(item=item, status=status, rows=[row], reason=reason)
 
 
-def _source_stamp(path: Path) -> dict[str, int]:
+_SAMPLE_BYTES = 1 << 16
+
+
+def _source_stamp(path: Path) -> dict[str, object]:
+    """What ties a record to its source: full path, size, mtime and a digest of its first and last 64 KiB.
+
+    The path keeps two same-named files of different folders from trading records when their
+    output keys swap between runs; the digest catches a file replaced by another of equal size and
+    time (``cp -p``) at the cost of reading 128 KiB.
+    """
     stat = path.stat()
-    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        digest.update(handle.read(_SAMPLE_BYTES))
+        if stat.st_size > 2 * _SAMPLE_BYTES:
+            handle.seek(-_SAMPLE_BYTES, os.SEEK_END)
+        digest.update(handle.read(_SAMPLE_BYTES))
+    return {
+        "path": str(path.resolve()),
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "sample_sha256": digest.hexdigest(),
+    }
 
 
 def _load_record(out_dir: Path, item: MediaItem, config: ExtractConfig) -> ItemResult | None:
@@ -366,19 +442,28 @@ def _faces_to_keep(detections: Sequence[Detection], previous: Box | None, all_fa
     return [] if chosen is None else [chosen]
 
 
-def _frames_of(item: MediaItem, config: ExtractConfig) -> Iterator[tuple[int, float, object]]:
-    """Yield ``(frame index, timestamp, RGB image)`` for the frames to search in ``item``."""
+def _frames_of(item: MediaItem, config: ExtractConfig) -> Iterator[tuple[int, float, object, int]]:
+    """Yield ``(frame index, timestamp, RGB image, frames sampled)`` for the frames to search in ``item``.
+
+    Raises:
+        FrameRangeError: the video ends before ``config.start_frame``.
+    """
     if item.kind == "image":
-        yield 0, 0.0, read_image(item.path)
+        yield 0, 0.0, read_image(item.path), 1
         return
     table = probe_video(item.path)
     indices = config.frame_indices(table.num_frames)
+    if not indices and 0 < table.num_frames <= config.start_frame:
+        raise FrameRangeError(
+            item.path,
+            f"--start-frame {config.start_frame} is past the end (the video has {table.num_frames} frames)",
+        )
     if config.keyframes_only and indices:
         end = table.num_frames if config.end_frame is None else config.end_frame
         in_range = [k for k in table.keyframes if config.start_frame <= k < end]
         indices = snap_to_keyframes(indices, in_range) if in_range else indices
     for frame in read_frames(table, indices):
-        yield frame.index, frame.timestamp, frame.image
+        yield frame.index, frame.timestamp, frame.image, len(indices)
 
 
 @dataclass(frozen=True)
@@ -406,6 +491,8 @@ class FrameFaces:
         faces: the kept faces (one followed person, or every face with ``all_faces``); empty when
             the detector found none.
         detections: how many faces the detector found in the frame (kept or not).
+        sampled: how many frames the sampling took from the file (1 for an image); fewer are
+            yielded when some could not be decoded (a truncated or damaged video).
     """
 
     index: int
@@ -413,6 +500,7 @@ class FrameFaces:
     image: np.ndarray
     faces: tuple[FaceCrop, ...]
     detections: int
+    sampled: int = 1
 
 
 def _cut(image: np.ndarray, face: Detection, config: ExtractConfig) -> np.ndarray:
@@ -451,16 +539,17 @@ def iter_frame_faces(item: MediaItem, config: ExtractConfig, detector: FaceDetec
 
     Raises:
         InputError: the file cannot be opened or is not an image/video.
+        FrameRangeError: the video ends before the frame range starts.
         DecodeError: decoding failed; the frames yielded before stand.
     """
     previous: Box | None = None
-    for index, timestamp, image in _frames_of(item, config):
+    for index, timestamp, image, sampled in _frames_of(item, config):
         detections = detector.detect(image)
         kept = _faces_to_keep(detections, previous, config.all_faces)
         if kept:
             previous = kept[0].box
         faces = tuple(FaceCrop(k, face, _cut(image, face, config)) for k, face in enumerate(kept))
-        yield FrameFaces(index, timestamp, image, faces, len(detections))
+        yield FrameFaces(index, timestamp, image, faces, len(detections), sampled)
 
 
 def _write_meshes(path: Path, meshes: Sequence[tuple[int, int, np.ndarray]]) -> None:
@@ -477,26 +566,39 @@ def _write_meshes(path: Path, meshes: Sequence[tuple[int, int, np.ndarray]]) -> 
 def extract_item(item: MediaItem, config: ExtractConfig, detector: FaceDetector, out_dir: Path) -> ItemResult:
     """Extract the face crops of one file into ``out_dir / item.key``, or reuse a finished record.
 
-    Bad input never raises: the result carries status and reason. Only errors of fakescan's own
-    making (status ``error``) are left without a record, so that the next run retries them.
+    Bad input never raises: the result carries status and reason. A failed output write (disk
+    full, ...) and errors of fakescan's own making get status ``error`` and no record, so that the
+    next run retries them.
     """
     folder = out_dir / item.key
     if item.path.is_file():
         done = _load_record(out_dir, item, config)
         if done is not None:
             return done
-    _clear_folder(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        return _extract_anew(item, config, detector, folder)
+    except OutputError as error:  # the output, not the input, is at fault
+        reason = str(error)
+    except Exception as error:  # a fault of ours: report it on one line
+        reason = f"{type(error).__name__}: {error}".splitlines()[0]
+    with contextlib.suppress(OSError):
+        _clear_folder(folder)
+    return _failed(item, "error", reason)
 
+
+def _extract_anew(item: MediaItem, config: ExtractConfig, detector: FaceDetector, folder: Path) -> ItemResult:
+    """:func:`extract_item` without a finished record: bad input is a status; OutputError raises."""
+    _clear_folder(folder)
+    make_output_dir(folder)
     rows: list[ManifestRow] = []
     status: Status = "no_face"
     reason = ""
-    frames_read = 0
+    frames_read = sampled = 0
     source = str(item.path)
     meshes: list[tuple[int, int, np.ndarray]] = []
     try:
         for frame in iter_frame_faces(item, config, detector):
-            frames_read += 1
+            frames_read, sampled = frames_read + 1, frame.sampled
             index, timestamp = frame.index, frame.timestamp
             if not frame.faces:
                 rows.append(
@@ -536,18 +638,24 @@ def extract_item(item: MediaItem, config: ExtractConfig, detector: FaceDetector,
                 )
         if frames_read == 0:
             raise DecodeError(item.path, "no frame could be decoded")
+        if frames_read < sampled:
+            raise DecodeError(
+                item.path,
+                f"{sampled - frames_read} of {sampled} sampled frames could not be decoded"
+                " (truncated or damaged video)",
+            )
     except DecodeError as error:
         if frames_read == 0:
             status = "decode_error"
         reason = error.reason
         rows.append(ManifestRow(source, item.kind, "decode_error", reason=error.reason))
+    except FrameRangeError as error:
+        status, reason = "out_of_range", error.reason
+        rows = [ManifestRow(source, item.kind, status, reason=reason)]
     except InputError as error:
         _clear_folder(folder)
         status, reason = "unreadable", error.reason
         rows = [ManifestRow(source, item.kind, "unreadable", reason=error.reason)]
-    except Exception as error:  # a fault of ours: report it on one line and retry it next run
-        _clear_folder(folder)
-        return _failed(item, "error", f"{type(error).__name__}: {error}".splitlines()[0])
     if status == "no_face" and not reason:
         reason = "no face found in any searched frame"
 
@@ -641,11 +749,13 @@ def run_extraction(
         ConfigError: invalid settings.
     """
     config = config or ExtractConfig()
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
     out_dir = Path(out_dir)
-    items, missing, ignored = collect_inputs(inputs)
+    items, missing, ignored = collect_inputs(inputs, exclude=out_dir)
     if shard is not None:
         items = select_shard(items, *shard)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_output_dir(out_dir)
     _remove_stale_temporaries(out_dir)
     total = len(items) + len(missing)
 

@@ -47,7 +47,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from fakescan._atomic import TMP_MARK, atomic_write_text
+from fakescan._atomic import TMP_MARK, atomic_write_text, make_output_dir
 from fakescan.data.datasets.index import REAL, SPLITS, CropRecord, Split, video_digest
 from fakescan.data.images import IMAGE_EXTENSIONS, decode_image, read_file_bytes
 from fakescan.data.transforms import SpectrumOptions, resize, spectrum_image
@@ -238,7 +238,7 @@ def pack_shards(
         raise ConfigError(f"spectrum size must be positive, got {spectrum_size}")
     wanted = _check_splits(splits)
     crops_root, out_dir = Path(crops_root), Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_output_dir(out_dir)
     _remove_leftovers(out_dir)
     (out_dir / SHARD_INDEX).unlink(missing_ok=True)  # until the new one is written, no index: no mixed reads
 

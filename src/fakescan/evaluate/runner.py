@@ -21,8 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from fakescan._atomic import make_output_dir
 from fakescan.data.datasets.index import CropRecord, read_crop_table
-from fakescan.errors import ConfigError, SplitLeakError
+from fakescan.data.packing import SkippedCrop
+from fakescan.errors import ConfigError, InputError, SplitLeakError
 
 __all__ = [
     "CropSet",
@@ -51,6 +53,7 @@ class TestSetResult:
     multiclass: Any | None
     overlap: int
     out_dir: Path
+    skipped: tuple[SkippedCrop, ...] = ()
 
 
 @dataclass
@@ -200,6 +203,25 @@ def binary_results(predictions: Any, threshold: float, aggregate: str = "mean") 
     return frame, videos, binary_metrics(videos.labels, videos.scores, threshold)
 
 
+def _readable(records: list[CropRecord], folder: Path) -> tuple[list[CropRecord], list[SkippedCrop]]:
+    """The records whose crop file decodes, and the others skipped with the reason, as ``pack`` does.
+
+    Decoding every crop once more costs little next to the model's forward pass on it.
+    """
+    from fakescan.data.images import decode_image, read_file_bytes
+
+    kept, skipped = [], []
+    for record in records:
+        path = folder / record.crop
+        try:
+            decode_image(read_file_bytes(path, "crop file"), path)
+        except InputError as error:
+            skipped.append(SkippedCrop(crop=record.crop, path=path, reason=error.reason))
+        else:
+            kept.append(record)
+    return kept, skipped
+
+
 def run_test(
     checkpoint: str | Path,
     test_dirs: Sequence[str | Path],
@@ -243,7 +265,12 @@ def run_test(
     report = TestReport()
     frame_results, video_results, curves = {}, {}, {}
     for test_set in sets:
-        name, folder, records = test_set.name, test_set.folder, test_set.records
+        name, folder = test_set.name, test_set.folder
+        records, skipped = _readable(test_set.records, folder)
+        if not records:
+            raise InputError(
+                folder, f"none of its {len(test_set.records)} crops could be read ({skipped[0].reason}, ...)"
+            )
         dataset = CropFolderDataset(records, folder, **eval_dataset_options(meta, input_cfg))
         predictions = score_dataset(model, dataset, dev, batch_size, workers)
         method_of = {r.video_id: r.method for r in records}
@@ -254,7 +281,7 @@ def run_test(
         if predictions.probs is not None:
             multiclass = multiclass_metrics(predictions.class_labels, predictions.probs, meta.class_names)
         set_dir = out_dir / name
-        set_dir.mkdir(parents=True, exist_ok=True)
+        make_output_dir(set_dir)
         write_scores_csv(set_dir / "frames.csv", FrameScores.of_predictions(predictions, methods))
         write_video_scores_csv(set_dir / "videos.csv", videos, threshold)
         plot_roc(
@@ -271,6 +298,7 @@ def run_test(
                 "threshold": threshold,
                 "aggregate": aggregate,
                 "overlap_with_training": overlaps[name] if checked else None,
+                "skipped_crops": [{"crop": c.crop, "reason": c.reason} for c in skipped],
                 "frame": frame,
                 "video": video,
                 "per_method": per_method,
@@ -278,7 +306,16 @@ def run_test(
             },
         )
         result = TestSetResult(
-            name, len(records), len(videos.ids), frame, video, per_method, multiclass, overlaps[name], set_dir
+            name,
+            len(records),
+            len(videos.ids),
+            frame,
+            video,
+            per_method,
+            multiclass,
+            overlaps[name],
+            set_dir,
+            tuple(skipped),
         )
         report.results.append(result)
         frame_results[name], video_results[name] = frame, video
@@ -286,7 +323,7 @@ def run_test(
         if on_set is not None:
             on_set(result)
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_output_dir(out_dir)
     from fakescan._atomic import atomic_write_text
 
     report.summary_md = out_dir / "summary.md"

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import numpy as np
 import torch
 
-from fakescan._atomic import atomic_write_text
+from fakescan._atomic import atomic_write_text, make_output_dir
 from fakescan.checkpoints import CheckpointMeta
 from fakescan.data.extract import (
     ExtractConfig,
@@ -302,6 +302,11 @@ def predict_item(
             frames.append(frame if keep_frames is not None else replace(frame, image=_NO_IMAGE))
         if not frames:
             raise DecodeError(item.path, "no frame could be decoded")
+        if len(frames) < frames[-1].sampled:
+            dropped, sampled = frames[-1].sampled - len(frames), frames[-1].sampled
+            reason = (
+                f"{dropped} of {sampled} sampled frames could not be decoded (truncated or damaged video)"
+            )
     except DecodeError as error:
         if not frames:
             return _failed(item, error.reason, threshold)
@@ -428,7 +433,7 @@ def run_prediction(
 def _write_crops(folder: Path, frames: Iterable[FrameFaces]) -> None:
     from fakescan.data.images import write_image
 
-    folder.mkdir(parents=True, exist_ok=True)
+    make_output_dir(folder)
     for frame in frames:
         for face in frame.faces:
             write_image(folder / f"{frame.index}.png", face.crop)
@@ -454,7 +459,7 @@ def _emit(target: str | Path, text: str) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        make_output_dir(Path(target).parent)
         atomic_write_text(target, text)
 
 

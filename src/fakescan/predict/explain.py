@@ -32,7 +32,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from fakescan._atomic import atomic_write_bytes
+from fakescan._atomic import atomic_write_bytes, make_output_dir
 from fakescan.data.extract import FrameFaces
 from fakescan.data.images import write_image
 from fakescan.data.transforms import EvalTransform
@@ -280,7 +280,7 @@ def explain_prediction(
     probability; a file without a face gets only its annotated video and timeline (videos).
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    make_output_dir(folder)
     written: list[Path] = []
     probability = {f.index: f.probability for f in prediction.frames}
     with_face = [f for f in frames if f.faces and probability.get(f.index) is not None]

@@ -35,7 +35,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from fakescan._atomic import atomic_write_text
+from fakescan._atomic import atomic_write_text, make_output_dir
 from fakescan.data.datasets.index import CropRecord, read_crop_table, video_digest
 from fakescan.data.loading import (
     Batch,
@@ -475,6 +475,24 @@ def _check_shard_options(data: TrainingData, config: TrainConfig) -> None:
         )
 
 
+def _require_both_labels(data: TrainingData, pseudo_fakes: bool) -> None:
+    """Refuse a validation set of one label: its AUC is undefined and no threshold can be calibrated,
+    so the "best" checkpoint would be chosen blind (self-blended fakes added to it count)."""
+    labels = {record.label for record in data.val} | ({1} if pseudo_fakes else set())
+    if len(labels) < 2:
+        only = "real" if labels == {0} else "fake"
+        raise ConfigError(
+            f"{data.val_root / 'crops.csv'}: the validation crops are all {only} ({len(data.val)} crops):"
+            " with one class the AUC is undefined and the threshold cannot be calibrated; give VAL_DATA"
+            " a val split with real and fake videos"
+            + (
+                " (or train with --pseudo-fakes sbi, which adds fakes to real-only validation)"
+                if only == "real"
+                else ""
+            )
+        )
+
+
 def _loaders(data: TrainingData, config: TrainConfig, input_cfg: Any) -> tuple[Any, Any]:
     _check_shard_options(data, config)
     training_transform = train_transform(config, input_cfg)
@@ -507,6 +525,7 @@ def _loaders(data: TrainingData, config: TrainConfig, input_cfg: Any) -> tuple[A
             if not isinstance(val_set, CropFolderDataset):
                 raise ConfigError(f"{data.val_root}: validation pseudo-fakes need a crops folder")
             val_set = PseudoFakeDataset(val_set, fixed=True)
+    _require_both_labels(data, pseudo_fakes=isinstance(val_set, PseudoFakeDataset))
     balance = {"none": None, "weighted": "label" if config.num_outputs == 1 else "class"}.get(
         config.data.balance, None
     )
@@ -643,7 +662,7 @@ def _fit(
 
     main = context.is_main
     if main:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        make_output_dir(run_dir)
     seed_everything(config.seed)
     model, model_kwargs = _build_model(config, config.data.image_size)
     model.to(device)

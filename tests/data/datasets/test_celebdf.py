@@ -76,3 +76,32 @@ def test_missing_pieces(tmp_path: Path) -> None:
         index_celebdf_v2(tmp_path)
     with pytest.raises(DatasetLayoutError, match="Celeb-synthesis: no such folder"):
         index_celebdf_v1(make_celebdf(tmp_path / "v1", fakes=[]))
+
+
+def test_a_list_with_a_bom_or_crlf_line_ends_reads_as_the_plain_one(tmp_path: Path) -> None:
+    plain = {r.video_id: r.split for r in index_celebdf_v2(make_celebdf(tmp_path / "plain"))}
+    for name, encode in (
+        ("bom", lambda text: b"\xef\xbb\xbf" + text.encode()),
+        ("crlf", lambda text: text.replace("\n", "\r\n").encode()),
+        ("both", lambda text: b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode()),
+    ):
+        root = make_celebdf(tmp_path / name)
+        (root / "List_of_testing_videos.txt").write_bytes(encode("\n".join(CELEB_TEST) + "\n"))
+        assert {r.video_id: r.split for r in index_celebdf_v2(root)} == plain, name
+
+
+def test_an_empty_binary_or_folder_list_is_refused_in_one_line(tmp_path: Path) -> None:
+    listed = make_celebdf(tmp_path) / "List_of_testing_videos.txt"
+    for content, message in (
+        (b"", "names no video: it must list the official test videos"),
+        (b"\n \r\n", "names no video: it must list the official test videos"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", "not a text file"),
+    ):
+        listed.write_bytes(content)
+        with pytest.raises(DatasetLayoutError) as caught:
+            index_celebdf_v2(tmp_path)
+        assert str(caught.value).startswith(f"{listed}: {message}") and "\n" not in str(caught.value)
+    listed.unlink()
+    listed.mkdir()
+    with pytest.raises(DatasetLayoutError, match=r"List_of_testing_videos\.txt: a folder, not the official"):
+        index_celebdf_v2(tmp_path)

@@ -84,15 +84,37 @@ def parse_test_list(text: str, source: str) -> dict[str, int]:
     return listed
 
 
+def _read_test_list(path: Path, dataset: str) -> str:
+    """The text of the official test list; a UTF-8 byte-order mark is dropped (CRLF ends are fine)."""
+    what = f"the official {dataset} test list"
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DatasetLayoutError(f"{path}: no such file ({what})") from None
+    except IsADirectoryError:
+        raise DatasetLayoutError(
+            f"{path}: a folder, not the official {dataset} test list (a text file)"
+        ) from None
+    except OSError as error:
+        raise DatasetLayoutError(f"{path}: cannot read {what} ({error.strerror})") from None
+    try:
+        text: str | None = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\x00" in text:
+        raise DatasetLayoutError(
+            f"{path}: not a text file ({what}: '<1 real | 0 fake> <folder>/<file>' lines)"
+        )
+    return text
+
+
 def _index_celebdf(root: str | Path, dataset: str, val_fraction: float, seed: int) -> list[VideoRecord]:
     root = require_dir(Path(root), f"the {dataset} folder")
     check_fraction(val_fraction, "--val-fraction")
     list_path = root / TEST_LIST
-    try:
-        text = list_path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DatasetLayoutError(f"{list_path}: no such file (the official {dataset} test list)") from None
-    listed = parse_test_list(text, str(list_path))
+    listed = parse_test_list(_read_test_list(list_path, dataset), str(list_path))
+    if not listed:
+        raise DatasetLayoutError(f"{list_path}: names no video: it must list the official test videos")
 
     on_disk: list[tuple[str, int]] = []
     for folder in (*REAL_FOLDERS, FAKE_FOLDER):
