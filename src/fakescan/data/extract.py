@@ -139,6 +139,8 @@ class ExtractConfig:
             (
                 self.detector in DETECTORS,
                 f"unknown face detector {self.detector!r}; choose one of: {', '.join(sorted(DETECTORS))}",
+            ),
+            (
                 not self.align or self.detector not in _NO_LANDMARKS,
                 f"--align needs a detector with landmarks (blazeface, blazeface-full, retinaface), "
                 f"not {self.detector!r}",
