@@ -37,8 +37,14 @@ Everything goes through the library API: :func:`~fakescan.synth.build_synthetic_
 :func:`~fakescan.data.datasets.extraction.extract_dataset`, :func:`~fakescan.train.engine.fit`,
 :func:`~fakescan.evaluate.runner.run_test`. Run it from the repository root::
 
-    .venv/bin/python benchmarks/bench_generalisation.py --models cnn --epochs 2   # a quick look
-    .venv/bin/python benchmarks/bench_generalisation.py --models cnn,xception --write   # CPU table
+    .venv/bin/python benchmarks/bench_generalisation.py --models cnn --seeds 0 --epochs 2  # a look
+    # The CPU table of BENCHMARKS.md: two runs side by side, then one section from both.
+    S="--seeds 0,1,2 --clip-frames 16 --batch-size 16 --threads 1"
+    .venv/bin/python benchmarks/bench_generalisation.py --models cnn $S --crop-frames 16 \
+        --epochs 8 --rows cnn.json
+    .venv/bin/python benchmarks/bench_generalisation.py --models xception $S --crop-frames 8 \
+        --epochs 4 --train-methods FaceSwap-lite --rows xception.json
+    .venv/bin/python benchmarks/bench_generalisation.py --from-rows cnn.json xception.json --write
     # On a GPU, the full sizes:
     .venv/bin/python benchmarks/bench_generalisation.py --device cuda --image-size 380 \\
         --clip-size 256 --clip-frames 32 --crop-frames 32 --epochs 30 --seeds 0,1,2,3,4 --write
