@@ -232,7 +232,8 @@ def report_section(timing: dict | None, runs: dict[str, list[dict]], seeds: list
             "",
             f"Robust minus default, paired by seed (frame AUC): clean {delta(clean)}; averaged over all"
             f" perturbations {delta(means)}; share of the clean AUC kept under perturbation {delta(kept)}.",
-            f" Training wall seconds per run: default {train['default']}, robust {train['robust']}"
+            "",
+            f"Training wall seconds per run: default {train['default']}, robust {train['robust']}"
             " (on the busy machine).",
             "",
         ]
