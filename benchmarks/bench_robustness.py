@@ -19,8 +19,9 @@ with each other, on this data; they are no claim about real-world deepfakes. Eac
 is kept in ``--work`` (``robustness.json`` beside its checkpoint; the timing in ``timing.json``) and
 reused by a later call (delete them to measure again), so the two augmentations can run as two
 processes (``--augments default`` / ``--augments robust``) and a last call with ``--write`` gathers
-them. The timed ``fakescan robustness`` process runs with torch's default threads, as a user's would. torch runs one intra-op thread (the model is tiny; this is
-what ``fakescan demo`` does).
+them. Training and its reports run with one torch intra-op thread (the model is tiny; this is what
+``fakescan demo`` does); the timed ``fakescan robustness`` process with torch's default threads, as a
+user's would.
 
 Run it from the repository root (about an hour on 2 busy CPU cores; ``--parts``, ``--seeds``,
 ``--augments`` run a subset)::
@@ -139,9 +140,10 @@ def _mean_sd(values: list[float]) -> str:
     finite = [v for v in values if v is not None and math.isfinite(v)]
     if not finite:
         return "n/a"
+    digits = 0 if abs(statistics.mean(finite)) >= 10 else 3
     if len(finite) == 1:
-        return f"{finite[0]:.3f}"
-    return f"{statistics.mean(finite):.3f} ± {statistics.stdev(finite):.3f}"
+        return f"{finite[0]:.{digits}f}"
+    return f"{statistics.mean(finite):.{digits}f} ± {statistics.stdev(finite):.{digits}f}"
 
 
 def _per_perturbation(report: dict, level: str) -> dict[str, float]:
@@ -215,11 +217,24 @@ def report_section(timing: dict | None, runs: dict[str, list[dict]], seeds: list
             a: [statistics.mean(t[n] for n in perturbed if math.isfinite(t[n])) for t in tables[a]]
             for a in AUGMENTS
         }
+        kept = {a: [m / t["clean"] for m, t in zip(means[a], tables[a], strict=True)] for a in AUGMENTS}
+        paired = min(len(runs["default"]), len(runs["robust"]))
+
+        def delta(values: dict[str, list[float]]) -> str:
+            return _mean_sd([values["robust"][i] - values["default"][i] for i in range(paired)])
+
+        clean = {a: [t["clean"] for t in tables[a]] for a in AUGMENTS}
         train = {a: _mean_sd([r.get("train_seconds", math.nan) for r in runs[a]]) for a in AUGMENTS}
         lines += [
             f"| **all perturbations** | {_mean_sd(means['default'])} | {_mean_sd(means['robust'])} | | |",
+            f"| **all perturbations / clean** | {_mean_sd(kept['default'])}"
+            f" | {_mean_sd(kept['robust'])} | | |",
             "",
-            f"Training wall seconds per run: default {train['default']}, robust {train['robust']}.",
+            f"Robust minus default, paired by seed (frame AUC): clean {delta(clean)}; averaged over all"
+            f" perturbations {delta(means)}; share of the clean AUC kept under perturbation {delta(kept)}.",
+            "",
+            f"Training wall seconds per run: default {train['default']}, robust {train['robust']}"
+            " (on the busy machine).",
             "",
         ]
     lines.append(SECTION_END)
