@@ -199,9 +199,9 @@ def _write_report(
             for split in synth.pairs
         )
         + ".",
-        f"2. **Extraction.** {settings.crop_frames} frames per video, faces found with dlib's HOG detector"
-        f" and cut to {settings.crop_size}×{settings.crop_size} crops (`{rel(root / 'crops')}/`,"
-        " with `index.csv` and `crops.csv`).",
+        f"2. **Extraction.** {settings.crop_frames} frames per video, faces found with MediaPipe's"
+        f" BlazeFace detector and cut to {settings.crop_size}×{settings.crop_size} crops"
+        f" (`{rel(root / 'crops')}/`, with `index.csv` and `crops.csv`).",
         f"3. **Training.** A `{settings.model}` model, up to {settings.epochs} epochs on the training people;"
         f" the checkpoint with the lowest validation loss (epoch {fit.best_epoch} of {fit.epochs_run}"
         + (f", validation AUC {_metric(best.val_auc)}" if best else "")
