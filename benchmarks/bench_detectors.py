@@ -8,6 +8,9 @@ first core it may use, before anything heavy is imported):
 * ms per frame at 480 px: the 32 evenly spaced frames of ``WolfgangLanger_Pexels.mp4`` (one face)
   and of ``negatives/no_face.mp4`` (none), resized to 480 px on the longer side beforehand, each
   searched once after a warm-up; best of ``--repeat`` passes, CPU time beside wall time;
+* dense extraction: :func:`~fakescan.data.extract.run_extraction` of every frame of
+  ``WolfgangLanger_Pexels.mp4`` (472 frames, 640×360) with the default detector, searching every
+  frame or every k-th frame and interpolating between (``--detect-every``), into a fresh folder;
 * recall and false positives on every sample photograph and video, against the hand counts in
   ``tests/data/faces/ground_truth.json`` (scored as ``tests/data/faces/ground_truth.py`` does:
   counts, not boxes), each detector at its defaults (frames searched at ``--detect-size`` 480).
@@ -54,17 +57,18 @@ def _ground_truth():
     return module
 
 
-def start_up(name: str, runs: int = 3) -> float:
-    """Best seconds, over fresh processes, to import the detector registry and build ``name``."""
+def start_up(name: str, runs: int = 3) -> tuple[float, float]:
+    """Best (wall, CPU) seconds, over fresh processes, to import the detector registry and build ``name``."""
     code = (
-        "import time; t = time.perf_counter()\n"
+        "import time; t, c = time.perf_counter(), time.process_time()\n"
         "from fakescan.data.faces import create_detector\n"
-        f"create_detector({name!r}); print(time.perf_counter() - t)"
+        f"create_detector({name!r}); print(time.perf_counter() - t, time.process_time() - c)"
     )
     times = []
     for _ in range(runs):
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-        times.append(float(done.stdout.split()[-1]))
+        wall, cpu = (float(v) for v in done.stdout.split()[-2:])
+        times.append((wall, cpu))
     return min(times)
 
 
@@ -96,6 +100,19 @@ def per_frame(detector, frames: list, repeat: int) -> tuple[float, float]:
     return best[0] * 1000, best[1] * 1000
 
 
+def dense(samples: Path, every: int) -> tuple[float, float, int]:
+    """(wall s, CPU s, crops) of extracting every frame of the face video, searching every ``every``-th."""
+    import tempfile
+
+    from fakescan.data.extract import ExtractConfig, run_extraction
+
+    config = ExtractConfig(stride=1, detect_every=every)
+    with tempfile.TemporaryDirectory() as out:
+        wall, cpu = time.perf_counter(), time.process_time()
+        report = run_extraction([samples / TIMING_VIDEOS[0]], out, config)
+        return time.perf_counter() - wall, time.process_time() - cpu, report.crops
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3, help="timed passes per measurement (best taken)")
@@ -115,9 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     speed_rows, hit_rows = [], {}
     totals = {}
     for name in DETECTORS:
-        boot = start_up(name)
+        boot_wall, boot_cpu = start_up(name)
         detector = create_detector(name)
-        cells = [f"{boot:.2f} s"]
+        cells = [f"{boot_wall:.2f} ({boot_cpu:.2f}) s"]
         for video in TIMING_VIDEOS:
             wall, cpu = per_frame(detector, timing_frames[video], args.repeat)
             cells.append(f"{wall:.1f} ({cpu:.1f})")
@@ -134,6 +151,13 @@ def main(argv: list[str] | None = None) -> int:
         totals[name] = f"{found}/{seen} ({found / seen:.0%}), {false}"
         print(name, "done", file=sys.stderr)
 
+    dense_rows = []
+    base_cpu = None
+    for every in (1, 5, 10):
+        wall, cpu, crops = dense(samples, every)
+        base_cpu = base_cpu or cpu
+        dense_rows.append(f"| {every} | {wall:.1f} | {cpu:.1f} | {base_cpu / cpu:.1f}× | {crops} |")
+
     head = "| | " + " | ".join(DETECTORS) + " |\n|---|" + "---|" * len(DETECTORS)
     lines = [
         START,
@@ -144,9 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         "was shared with other engineers' jobs while this ran: wall times are upper bounds; CPU "
         "times are in brackets.",
         "",
-        "Start-up (fresh process: import + build, best of 3) and milliseconds per frame (wall, CPU "
-        "in brackets; frames resized to 480 px, best of "
-        f"{args.repeat} passes over 32 frames):",
+        "Start-up (fresh process: import + build, best of 3) and milliseconds per frame (frames "
+        f"resized to 480 px, best of {args.repeat} passes over 32 frames):",
         "",
         "| detector | start-up | face video 480×270 | no-face video 480×270 |",
         "|---|---|---|---|",
@@ -160,6 +183,14 @@ def main(argv: list[str] | None = None) -> int:
         head,
         *(f"| {media} | " + " | ".join(cells) + " |" for media, cells in hit_rows.items()),
         "| **all** | " + " | ".join(totals[n] for n in DETECTORS) + " |",
+        "",
+        "Dense extraction: every frame of `WolfgangLanger_Pexels.mp4` (472 frames, 640×360) with the "
+        "default detector (`blazeface-full`), 256 px PNG crops; faces searched on every k-th frame and "
+        "interpolated between (`--detect-every k`):",
+        "",
+        "| --detect-every | wall s | CPU s | CPU speed-up | crops |",
+        "|---|---|---|---|---|",
+        *dense_rows,
         "",
         END,
         "",

@@ -4,8 +4,8 @@ What it measures, on ONE CPU core (the script limits OpenMP/BLAS/OpenCV thread p
 and pins itself to the first core it may use before importing anything heavy):
 
 * ``extract``: :func:`fakescan.data.extract.extract_item` of one video with the default
-  :class:`~fakescan.data.extract.ExtractConfig` (32 evenly spaced frames, dlib HOG detector searched
-  at 480 px, 256 px PNG crops) into a fresh, empty output folder, so nothing is reused from an
+  :class:`~fakescan.data.extract.ExtractConfig` (32 evenly spaced frames, the default detector
+  searched at 480 px, 256 px PNG crops) into a fresh, empty output folder, so nothing is reused from an
   earlier run. The detector is built once beforehand, as ``run_extraction`` does once per run.
   Seconds per video, and crops per second.
 * where that time goes: the same call again with its parts timed from inside (``probe_video``;
@@ -661,7 +661,8 @@ def report_section(
         "## `fakescan extract`: 32 face crops per video",
         "",
         f"What: seconds per video for `extract_item` of {config.frames} crops with the default settings "
-        f"(dlib HOG at {config.detect_max_side} px, {config.size} px {config.image_format.upper()} crops) "
+        f"(detector {config.detector} at {config.detect_max_side} px, "
+        f"{config.size} px {config.image_format.upper()} crops) "
         "into an empty output folder, where that time goes, and beside it a PyAV loop that "
         "decodes every frame of the same video and converts each to RGB (a naive extractor), or only "
         f"the {config.frames} wanted ones. One CPU core. Best of {args.repeat} runs after a warm-up "

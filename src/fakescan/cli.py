@@ -313,8 +313,8 @@ def extract(
     ] = False,
     detector: Annotated[
         str,
-        typer.Option(help="Face detector: hog (default), blazeface, blazeface-full, haar, retinaface."),
-    ] = "hog",
+        typer.Option(help="Face detector: blazeface-full (default), blazeface, hog, haar, retinaface."),
+    ] = "blazeface-full",
     detector_weights: Annotated[
         Path | None, typer.Option(help="Local weights file for detectors that need one (retinaface).")
     ] = None,
@@ -328,6 +328,10 @@ def extract(
     align: Annotated[
         bool, typer.Option(help="Turn crops so that the eyes are level (detectors with landmarks).")
     ] = False,
+    detect_every: Annotated[
+        int,
+        typer.Option(help="Search faces on every K-th sampled frame, interpolate between (with --stride)."),
+    ] = 1,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     shard: Annotated[str | None, typer.Option(help="Process only part i of n (0-based), e.g. 0/4.")] = None,
     dataset: Annotated[
@@ -408,6 +412,7 @@ def extract(
             detect_max_side=detect_size,
             keyframes_only=keyframes_only,
             align=align,
+            detect_every=detect_every,
         )
     started = time.perf_counter()
     counted = {"frames": 0, "crops": 0}
@@ -953,7 +958,9 @@ def predict(
     ] = 256,
     margin: Annotated[float, typer.Option(help="Crop side as a multiple of the face box's long side.")] = 1.3,
     border: Annotated[str, typer.Option(help="At the image border: 'clamp' or 'pad' (black).")] = "clamp",
-    detector: Annotated[str, typer.Option(help="Face detector: hog (default), haar, retinaface.")] = "hog",
+    detector: Annotated[
+        str, typer.Option(help="Face detector: blazeface-full (default), blazeface, hog, haar, retinaface.")
+    ] = "blazeface-full",
     detector_weights: Annotated[
         Path | None, typer.Option(help="Local weights file for detectors that need one (retinaface).")
     ] = None,

@@ -52,7 +52,7 @@ def test_real_videos_and_images_give_uniform_crops(samples: Path, tmp_path: Path
     rows = read_manifest(out / "manifest.csv")
     assert list(rows[0]) == [
         "source", "kind", "status", "frame_index", "timestamp", "face_index",
-        "x1", "y1", "x2", "y2", "score", "crop", "reason",
+        "x1", "y1", "x2", "y2", "score", "crop", "reason", "landmarks",
     ]  # fmt: skip
     for video in ("WolfgangLanger_Pexels.mp4", "single_face.mp4"):
         mine = [r for r in rows if r["source"].endswith(video)]

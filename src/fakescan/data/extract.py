@@ -38,6 +38,7 @@ from fakescan._atomic import TMP_MARK, atomic_write_bytes, atomic_write_text, ma
 from fakescan.data.faces import DETECTORS, Detection, FaceDetector, pick_face, shared_detector
 from fakescan.data.faces.base import Box, box_area
 from fakescan.data.faces.crop import BorderMode, align_face, crop_face
+from fakescan.data.faces.tracking import tween_detections
 from fakescan.data.images import read_image, write_image
 from fakescan.data.media import media_kind
 from fakescan.data.video import (
@@ -102,6 +103,9 @@ class ExtractConfig:
         align: turn each crop so that the eyes are level (needs a detector with landmarks:
             ``blazeface``, ``blazeface-full``, ``retinaface``); the crop is centred on the face and
             black outside the frame.
+        detect_every: run the detector on every k-th sampled frame only and place the faces of the
+            frames between by interpolating the matched faces of the searched frames before and after
+            (:mod:`fakescan.data.faces.tracking`); meant for dense sampling (``stride``).
         keyframes_only: read the keyframe nearest each sampled frame instead of the frame itself:
             much faster on long videos with sparse keyframes, but inexact, and fewer frames when
             keyframes are further apart than the samples (:func:`~fakescan.data.video.snap_to_keyframes`).
@@ -116,11 +120,12 @@ class ExtractConfig:
     border: BorderMode = "clamp"
     image_format: str = "png"
     all_faces: bool = False
-    detector: str = "hog"
+    detector: str = "blazeface-full"
     detector_weights: Path | None = None
     detect_max_side: int = 480
     keyframes_only: bool = False
     align: bool = False
+    detect_every: int = 1
 
     def __post_init__(self) -> None:
         checks = [
@@ -136,6 +141,7 @@ class ExtractConfig:
             (self.border in ("clamp", "pad"), f"--border must be clamp or pad, got {self.border!r}"),
             (self.image_format in ("png", "jpg"), f"--format must be png or jpg, got {self.image_format!r}"),
             (self.detect_max_side >= 64, f"--detect-size must be at least 64, got {self.detect_max_side}"),
+            (self.detect_every >= 1, f"--detect-every must be at least 1, got {self.detect_every}"),
             (
                 self.detector in DETECTORS,
                 f"unknown face detector {self.detector!r}; choose one of: {', '.join(sorted(DETECTORS))}",
@@ -164,6 +170,8 @@ class ExtractConfig:
             del values["keyframes_only"]  # records written before the option existed stay valid
         if not self.align:
             del values["align"]
+        if self.detect_every == 1:
+            del values["detect_every"]
         return values
 
 
@@ -505,6 +513,32 @@ class FrameFaces:
     sampled: int = 1
 
 
+def _detect_frames(
+    frames: Iterable[tuple[int, float, np.ndarray, int]], detector: FaceDetector, every: int
+) -> Iterator[tuple[int, float, np.ndarray, int, list[Detection]]]:
+    """Add the faces of each frame of :func:`_frames_of` (``index, timestamp, image, sampled``):
+    detected on every ``every``-th frame, interpolated between."""
+    if every <= 1:
+        for index, timestamp, image, sampled in frames:
+            yield index, timestamp, image, sampled, detector.detect(image)
+        return
+    pending: list[tuple[int, float, np.ndarray, int]] = []
+    last: tuple[int, list[Detection]] | None = None
+    for n, (index, timestamp, image, sampled) in enumerate(frames):
+        if n % every:
+            pending.append((index, timestamp, image, sampled))
+            continue
+        found = detector.detect(image)
+        if last is not None:
+            for between, stamp, frame, count in pending:
+                yield between, stamp, frame, count, tween_detections(last[1], found, last[0], index, between)
+        pending = []
+        yield index, timestamp, image, sampled, found
+        last = (index, found)
+    for between, stamp, frame, count in pending:  # after the last searched frame: hold its faces
+        yield between, stamp, frame, count, list(last[1]) if last else []
+
+
 def _cut(image: np.ndarray, face: Detection, config: ExtractConfig) -> np.ndarray:
     if config.align and face.landmarks is not None and len(face.landmarks) >= 2:
         left, right = face.landmarks[0], face.landmarks[1]
@@ -545,8 +579,8 @@ def iter_frame_faces(item: MediaItem, config: ExtractConfig, detector: FaceDetec
         DecodeError: decoding failed; the frames yielded before stand.
     """
     previous: Box | None = None
-    for index, timestamp, image, sampled in _frames_of(item, config):
-        detections = detector.detect(image)
+    frames = _frames_of(item, config)
+    for index, timestamp, image, sampled, detections in _detect_frames(frames, detector, config.detect_every):
         kept = _faces_to_keep(detections, previous, config.all_faces)
         if kept:
             previous = kept[0].box

@@ -109,3 +109,26 @@ def test_media_items_use_video_ids_as_keys(tmp_path: Path) -> None:
         (tmp_path / FAKE.path, "video", FAKE.video_id),
         (tmp_path / REAL.path, "video", REAL.video_id),
     ]
+
+
+def test_landmarks_go_from_the_manifest_to_the_crop_table_and_old_tables_still_read(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from fakescan.data.datasets import read_crop_table, write_crop_table
+
+    marked = [replace(r, landmarks="10.0 20.0;30.0 20.5") if r.crop else r for r in ROWS]
+    write_manifest(tmp_path / "manifest.csv", marked)
+    assert read_manifest(tmp_path / "manifest.csv") == marked
+    crops = crop_table([FAKE, TWIN, REAL], tmp_path / "manifest.csv")
+    assert {c.landmarks for c in crops} == {"10.0 20.0;30.0 20.5"}
+    write_crop_table(tmp_path / "crops.csv", crops)
+    assert read_crop_table(tmp_path / "crops.csv") == crops
+    # a manifest and a crop table written before the landmarks column existed
+    for name in ("manifest.csv", "crops.csv"):
+        lines = (tmp_path / name).read_text().splitlines()
+        header = lines[0].split(",")
+        at = header.index("landmarks")
+        old = [",".join(c for k, c in enumerate(line.split(",")) if k != at) for line in lines]
+        (tmp_path / name).write_text("\n".join(old) + "\n")
+    assert read_manifest(tmp_path / "manifest.csv") == ROWS
+    assert [c.landmarks for c in read_crop_table(tmp_path / "crops.csv")] == [""] * len(crops)

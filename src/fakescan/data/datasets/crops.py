@@ -57,12 +57,13 @@ def read_manifest(path: str | Path) -> list[ManifestRow]:
         raise DatasetLayoutError(f"{path}: no such file (the manifest of fakescan extract)") from None
     reader = csv.DictReader(io.StringIO(text))
     names = [f.name for f in fields(ManifestRow)]
-    missing = [name for name in names if name not in (reader.fieldnames or [])]
+    optional = {"landmarks"}  # manifests written before landmarks were recorded lack the column
+    missing = [name for name in names if name not in (reader.fieldnames or []) and name not in optional]
     if missing:
         raise DatasetLayoutError(f"{path}: not a fakescan extract manifest, missing columns {missing}")
     rows = []
     for line, row in enumerate(reader, start=2):
-        values: dict[str, object] = {name: row[name] for name in names}
+        values: dict[str, object] = {name: row.get(name) or "" for name in names}
         try:
             for name in _INT_COLUMNS:
                 values[name] = int(row[name]) if row[name] else None
@@ -122,7 +123,16 @@ def join_crops(
             continue
         frame = row.frame_index if row.frame_index is not None else 0
         crops.append(
-            CropRecord(row.crop, video_id, frame, record.label, record.method, record.split, record.dataset)
+            CropRecord(
+                row.crop,
+                video_id,
+                frame,
+                record.label,
+                record.method,
+                record.split,
+                record.dataset,
+                landmarks=row.landmarks,
+            )
         )
     cropped = {crop.video_id for crop in crops}
     return CropJoin(crops, sorted(set(by_id) - cropped), strays, missing)

@@ -20,7 +20,7 @@ import csv
 import hashlib
 import io
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -87,6 +87,9 @@ class CropRecord:
         crop: path of the image relative to the crops folder (``<video_id>/<frame>.png``).
         video_id, label, method, split, dataset: as in :class:`VideoRecord`.
         frame_index: index of the frame in its video (0 for an image).
+        landmarks: the face's key points in pixels of the frame, ``"x y;x y;..."`` as in the
+            extraction manifest (:func:`fakescan.data.extract.parse_landmarks`); empty when the
+            detector gives none.
     """
 
     crop: str
@@ -96,6 +99,7 @@ class CropRecord:
     method: str
     split: Split
     dataset: str
+    landmarks: str = ""
 
 
 _Record = TypeVar("_Record", VideoRecord, CropRecord)
@@ -125,9 +129,11 @@ def _read_table(path: str | Path, record_type: type[_Record]) -> list[_Record]:
     except FileNotFoundError:
         raise DatasetLayoutError(f"{path}: no such file") from None
     reader = csv.DictReader(io.StringIO(text))
-    missing = [name for name in names if name not in (reader.fieldnames or [])]
+    required = [f.name for f in fields(record_type) if f.default is MISSING]
+    missing = [name for name in required if name not in (reader.fieldnames or [])]
     if missing:
         raise DatasetLayoutError(f"{path}: not a {record_type.__name__} table, missing columns {missing}")
+    names = [name for name in names if name in (reader.fieldnames or [])]  # older tables lack some
     records = []
     for line, row in enumerate(reader, start=2):
         try:

@@ -3,11 +3,11 @@
 =============  ===========================================================  ==================
 name           backend                                                      needs
 =============  ===========================================================  ==================
-``hog``        dlib HOG + linear SVM (default)                              ``dlib-bin``
+``hog``        dlib HOG + linear SVM                                        ``dlib-bin``
 ``haar``       OpenCV Haar cascade                                          OpenCV 4.x
 ``retinaface`` RetinaFace, mobilenet0.25 or resnet50 (5 landmarks)          a local weights file
 ``blazeface``  MediaPipe BlazeFace short range (6 key points)                ``ai-edge-litert``
-``blazeface-   MediaPipe BlazeFace full range, small faces (6 key points)    ``ai-edge-litert``
+``blazeface-   MediaPipe BlazeFace full range (default; 6 key points)        ``ai-edge-litert``
 full``
 =============  ===========================================================  ==================
 

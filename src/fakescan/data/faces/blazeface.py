@@ -61,7 +61,10 @@ class BlazeFaceVariant:
         model: file name in :data:`fakescan.data.faces.models.FACE_MODELS`.
         input_size: side of the square input, pixels.
         grids: ``(stride, anchors per cell)`` of each feature map, in the network's output order.
-        score_threshold: minimum face probability (the model card's operating point).
+        score_threshold: minimum face probability: 0.5 (MediaPipe's default) for the short-range
+            model; 0.6 for the full-range one, which at 0.5 took the letters of a cartoon title for
+            faces (FaceMesh agreeing) on the sample media, where no true face scored under 0.63.
+            That value was chosen on the same samples that docs/detectors.md reports on.
     """
 
     model: str
@@ -72,7 +75,7 @@ class BlazeFaceVariant:
 
 VARIANTS: dict[str, BlazeFaceVariant] = {
     "short": BlazeFaceVariant("face_detection_short_range.tflite", 128, ((8, 2), (16, 6))),
-    "full": BlazeFaceVariant("face_detection_full_range.tflite", 192, ((4, 1),)),
+    "full": BlazeFaceVariant("face_detection_full_range.tflite", 192, ((4, 1),), score_threshold=0.6),
 }
 
 
@@ -192,7 +195,7 @@ class BlazeFaceDetector(FaceDetector):
         variant: ``"short"`` (faces filling a good part of the frame) or ``"full"`` (small, far faces).
         max_side: accepted for the common detector interface; the network always sees its own input
             size, so the frame is not searched at a larger scale.
-        score_threshold: minimum face probability; ``None`` = the model card's 0.5.
+        score_threshold: minimum face probability; ``None`` = the variant's (:data:`VARIANTS`).
         iou_threshold: overlap above which detections are blended into one face.
         model_path: a local copy of the ``.tflite`` file instead of the fetched one.
         threads: interpreter threads.
@@ -272,9 +275,30 @@ class BlazeFaceDetector(FaceDetector):
 
 
 class BlazeFaceFullDetector(BlazeFaceDetector):
-    """BlazeFace full range (192 px input): small and distant faces. See :class:`BlazeFaceDetector`."""
+    """BlazeFace full range (192 px input): small and distant faces, with a short-range fallback.
+
+    The full-range model misses faces that fill most of the frame (close-ups: on the 192 px videos
+    of ``fakescan synth`` it found the face in 5 of 32 frames of one clip, the short-range model in
+    all 32), so a frame where it finds nothing is searched again with the short-range model, as
+    HOG retries a frame upsampled; only frames without a full-range face pay for the second pass.
+
+    Args:
+        fallback: search frames without a full-range face with the short-range model.
+        options: as for :class:`BlazeFaceDetector` (``variant`` excepted).
+    """
 
     name: ClassVar[str] = "blazeface-full"
 
-    def __init__(self, **options: object) -> None:
+    def __init__(self, fallback: bool = True, **options: object) -> None:
         super().__init__(variant="full", **options)  # type: ignore[arg-type]
+        self._fallback: BlazeFaceDetector | None = None
+        if fallback:
+            short_options = {k: v for k, v in options.items() if k != "score_threshold"}
+            self._fallback = BlazeFaceDetector(variant="short", mesh=False, **short_options)  # type: ignore[arg-type]
+            self._fallback._mesh = self._mesh  # one FaceMesh serves both
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        found = super().detect(image)
+        if found or self._fallback is None:
+            return found
+        return self._fallback.detect(image)

@@ -1,7 +1,8 @@
 """dlib's HOG + linear-SVM frontal face detector (Dalal & Triggs, CVPR 2005; dlib, King 2009).
 
-The default backend of ``fakescan extract``: it installs from the package registry as ``dlib-bin``
-with its model compiled into the library, so it works offline with nothing to download. On the
+The default backend of ``fakescan extract`` until BlazeFace (``blazeface-full``) replaced it: it
+installs from the package registry as ``dlib-bin`` with its model compiled into the library, so it
+works offline with nothing to download; building it costs 0.5–1.6 s per process. On the
 sample videos of the test suite it finds the face in every sampled frame at about 13 ms per 640×360
 frame on one core (searched at 480 px), and unlike OpenCV's Haar cascade it gave no false faces on
 the sample portraits (see docs/detectors.md).
