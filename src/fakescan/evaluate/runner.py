@@ -3,8 +3,7 @@
 For each test set (a crops folder with ``crops.csv``): frame-level and video-level ACC, AUC, EER and
 AP at the checkpoint's validation-calibrated threshold, the confusion matrix, a per-method breakdown
 (each method's fakes against all reals, the FaceForensics++ convention) and, for a K-class model,
-multi-class metrics. Video ids come from the crop table, never from folder names, and are prefixed
-with their data set (``dataset/video_id``, as training records them). Outputs per test
+multi-class metrics. Video ids come from the crop table, never from folder names. Outputs per test
 set: ``metrics.json``, ``frames.csv``, ``videos.csv``, ``roc.png``; across sets: ``summary.md`` and
 ``summary.json`` (the cross-data-set table).
 
@@ -15,7 +14,7 @@ refused unless forced (and the overlap is then recorded in its metrics).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,6 @@ __all__ = [
     "load_test_sets",
     "run_test",
     "score_dataset",
-    "scored_records",
     "training_videos_of",
 ]
 
@@ -137,12 +135,6 @@ def load_test_sets(
                 f"{sorted(shared)[0]}; refusing to test on them (--force to override)"
             )
     return sets, overlaps, trained_on is not None
-
-
-def scored_records(records: Sequence[CropRecord]) -> list[CropRecord]:
-    """``records`` with each video id prefixed by its data set (``dataset/video_id``), as training
-    names them: two data sets in one crops folder may use the same relative ids."""
-    return [replace(r, video_id=_namespaced(r)) for r in records]
 
 
 def eval_dataset_options(meta: Any, input_cfg: Any) -> dict[str, Any]:
@@ -248,9 +240,9 @@ def run_test(
     frame_results, video_results, curves = {}, {}, {}
     for test_set in sets:
         name, folder, records = test_set.name, test_set.folder, test_set.records
-        dataset = CropFolderDataset(scored_records(records), folder, **eval_dataset_options(meta, input_cfg))
+        dataset = CropFolderDataset(records, folder, **eval_dataset_options(meta, input_cfg))
         predictions = score_dataset(model, dataset, dev, batch_size, workers)
-        method_of = {_namespaced(r): r.method for r in records}
+        method_of = {r.video_id: r.method for r in records}
         methods = np.array([method_of.get(v, "") for v in predictions.video_ids])
         frame, videos, video = binary_results(predictions, threshold, aggregate)
         per_method = per_group_metrics(methods, predictions.labels, predictions.scores, threshold)
