@@ -181,8 +181,11 @@ def test_cli_train_then_test_reports_metrics_scikit_learn_agrees_with(
     metrics = read_metrics_json(folder / "metrics.json")
     frames = read_scores_csv(folder / "frames.csv")
     videos = read_video_scores_csv(folder / "videos.csv")
-    assert set(np.unique(frames.video_ids).tolist()) <= {
-        f"{kind}/{source}/face{k}" for kind in ("real", "fake") for source in TEST_SOURCES for k in range(4)
+    assert set(np.unique(frames.video_ids).tolist()) <= {  # dataset/video_id, as training names them
+        f"samples/{kind}/{source}/face{k}"
+        for kind in ("real", "fake")
+        for source in TEST_SOURCES
+        for k in range(4)
     }
     assert metrics["frame"]["auc"] == pytest.approx(roc_auc_score(frames.labels, frames.scores))
     assert metrics["video"]["auc"] == pytest.approx(roc_auc_score(videos.labels, videos.scores))

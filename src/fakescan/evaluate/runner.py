@@ -3,7 +3,8 @@
 For each test set (a crops folder with ``crops.csv``): frame-level and video-level ACC, AUC, EER and
 AP at the checkpoint's validation-calibrated threshold, the confusion matrix, a per-method breakdown
 (each method's fakes against all reals, the FaceForensics++ convention) and, for a K-class model,
-multi-class metrics. Video ids come from the crop table, never from folder names. Outputs per test
+multi-class metrics. Video ids come from the crop table, never from folder names, and are prefixed
+with their data set (``dataset/video_id``, as training records them). Outputs per test
 set: ``metrics.json``, ``frames.csv``, ``videos.csv``, ``roc.png``; across sets: ``summary.md`` and
 ``summary.json`` (the cross-data-set table).
 
@@ -14,7 +15,7 @@ refused unless forced (and the overlap is then recorded in its metrics).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -122,12 +123,15 @@ def load_test_sets(
     if len(set(names)) != len(names):
         names = [f"{n}-{i}" for i, n in enumerate(names)]
     trained_on = None if force else training_videos_of(checkpoint)
+    # Videos are ``dataset/video_id``, as training names them: two data sets in one crops folder may
+    # use the same relative ids.
     sets = [
-        CropSet(name, folder, _test_set(folder, split)) for name, folder in zip(names, folders, strict=True)
+        CropSet(name, folder, [replace(r, video_id=_namespaced(r)) for r in _test_set(folder, split)])
+        for name, folder in zip(names, folders, strict=True)
     ]
     overlaps = {}
     for test_set in sets:
-        shared = {_namespaced(r) for r in test_set.records} & (trained_on or set())
+        shared = {r.video_id for r in test_set.records} & (trained_on or set())
         overlaps[test_set.name] = len(shared)
         if shared:
             raise SplitLeakError(
