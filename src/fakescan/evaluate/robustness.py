@@ -301,7 +301,6 @@ def run_robustness(
         load_scorer,
         load_test_sets,
         score_dataset,
-        scored_records,
     )
 
     started = time.perf_counter()
@@ -324,7 +323,7 @@ def run_robustness(
                 f"{test_set.folder}: none of the {len(skipped)} crops of split {split!r} can be read "
                 f"(e.g. {first.crop}: {first.reason})"
             )
-        readable[test_set.name], report.skipped[test_set.name] = scored_records(good), skipped
+        readable[test_set.name], report.skipped[test_set.name] = good, skipped
 
     model, meta, dev = load_scorer(checkpoint, device)
     options = eval_dataset_options(meta, meta.input_cfg or model.input_cfg)

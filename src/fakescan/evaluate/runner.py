@@ -36,7 +36,6 @@ __all__ = [
     "load_test_sets",
     "run_test",
     "score_dataset",
-    "scored_records",
     "training_videos_of",
 ]
 
@@ -127,12 +126,15 @@ def load_test_sets(
     if len(set(names)) != len(names):
         names = [f"{n}-{i}" for i, n in enumerate(names)]
     trained_on = None if force else training_videos_of(checkpoint)
+    # Videos are ``dataset/video_id``, as training names them: two data sets in one crops folder may
+    # use the same relative ids.
     sets = [
-        CropSet(name, folder, _test_set(folder, split)) for name, folder in zip(names, folders, strict=True)
+        CropSet(name, folder, [replace(r, video_id=_namespaced(r)) for r in _test_set(folder, split)])
+        for name, folder in zip(names, folders, strict=True)
     ]
     overlaps = {}
     for test_set in sets:
-        shared = {_namespaced(r) for r in test_set.records} & (trained_on or set())
+        shared = {r.video_id for r in test_set.records} & (trained_on or set())
         overlaps[test_set.name] = len(shared)
         if shared:
             raise SplitLeakError(
@@ -140,12 +142,6 @@ def load_test_sets(
                 f"{sorted(shared)[0]}; refusing to test on them (--force to override)"
             )
     return sets, overlaps, trained_on is not None
-
-
-def scored_records(records: Sequence[CropRecord]) -> list[CropRecord]:
-    """``records`` with each video id prefixed by its data set (``dataset/video_id``), as training
-    names them: two data sets in one crops folder may use the same relative ids."""
-    return [replace(r, video_id=_namespaced(r)) for r in records]
 
 
 def eval_dataset_options(meta: Any, input_cfg: Any) -> dict[str, Any]:
@@ -275,9 +271,9 @@ def run_test(
             raise InputError(
                 folder, f"none of its {len(test_set.records)} crops could be read ({skipped[0].reason}, ...)"
             )
-        dataset = CropFolderDataset(scored_records(records), folder, **eval_dataset_options(meta, input_cfg))
+        dataset = CropFolderDataset(records, folder, **eval_dataset_options(meta, input_cfg))
         predictions = score_dataset(model, dataset, dev, batch_size, workers)
-        method_of = {_namespaced(r): r.method for r in records}
+        method_of = {r.video_id: r.method for r in records}
         methods = np.array([method_of.get(v, "") for v in predictions.video_ids])
         frame, videos, video = binary_results(predictions, threshold, aggregate)
         per_method = per_group_metrics(methods, predictions.labels, predictions.scores, threshold)
