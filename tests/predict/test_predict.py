@@ -221,3 +221,17 @@ def test_cli_options_reach_the_run(samples: Path, checkpoint: Path) -> None:
     assert [f["probability"] for f in changed] != [f["probability"] for f in default]
     bad = invoke("predict", samples / "images/obama.jpg", "--model", checkpoint, "--border", "wrap")
     assert bad.exit_code == 1 and "--border must be clamp or pad" in bad.stderr
+
+
+def test_an_efficientnet_checkpoint_predicts_with_its_own_normalisation(samples: Path, tmp_path: Path) -> None:
+    """AdvProp weights want ``x·2 − 1``: the checkpoint's ``input_cfg`` says so and the crops follow it."""
+    from fakescan.models.efficientnet import NORMALIZATIONS
+
+    stem = make_checkpoint(tmp_path, "efficientnet_b0", image_size=64, normalization="advprop")
+    predictor = load_predictor(stem)
+    assert (predictor.input_cfg.mean, predictor.input_cfg.std) == NORMALIZATIONS["advprop"]
+    crop = np.full((64, 64, 3), 255, np.uint8)
+    assert torch.allclose(predictor.transform(crop).image, torch.ones(3, 64, 64))
+    photo = run_prediction([samples / "images/obama.jpg"], predictor, FOUR).predictions[0]
+    assert photo.frames_used == 1 and 0.0 <= photo.score <= 1.0
+    assert photo.verdict == ("fake" if photo.score >= predictor.threshold else "real")

@@ -30,7 +30,8 @@ __all__ = [
     "parse_image_size",
 ]
 
-Scheduler = Literal["plateau", "step", "none"]
+Scheduler = Literal["plateau", "step", "linear", "none"]
+Optimizer = Literal["adam", "sgd", "sam"]
 Balance = Literal["none", "subsample", "weighted"]
 PseudoFakes = Literal["none", "sbi"]
 PSEUDO_FAKES: tuple[str, ...] = ("none", "sbi")
@@ -42,17 +43,28 @@ class OptimConfig:
     """Optimiser and schedule.
 
     Attributes:
-        lr: Adam learning rate.
-        weight_decay: Adam's (decoupled from ``l2``) weight decay.
+        optimizer: ``"adam"``; ``"sgd"`` (with ``momentum``); ``"sam"``: Sharpness-Aware Minimization
+            over SGD (Foret et al., ICLR 2021; :class:`~fakescan.train.sam.SAM`), two forward/backward
+            passes per step, in full precision (``amp`` is not used with it).
+        lr: learning rate.
+        weight_decay: the optimiser's weight decay (apart from ``l2``).
+        momentum: SGD's momentum (``"sgd"`` and ``"sam"``).
+        sam_rho: SAM's neighbourhood radius ρ.
         l1, l2: strengths of L1 / L2 penalties on the weights of convolutions and linear layers,
             added to the loss (the classic ``--l1 / --l2`` options, Keras-style kernel regularisers).
-        scheduler: ``"plateau"`` (reduce on validation-loss plateau), ``"step"`` or ``"none"``.
+        scheduler: ``"plateau"`` (reduce on validation-loss plateau), ``"step"``, ``"linear"``
+            (constant, then a linear decay towards 0 from ``linear_decay_start`` of the epochs on, as
+            SBI trains) or ``"none"``.
         plateau_factor, plateau_patience: the plateau schedule (MD-CSD: ×0.2 after 2 epochs).
         step_size, step_gamma: the step schedule (epochs between decays, factor).
+        linear_decay_start: the ``"linear"`` schedule's start, a fraction of ``epochs`` in ``[0, 1)``.
     """
 
+    optimizer: Optimizer = "adam"
     lr: float = 2e-4
     weight_decay: float = 0.0
+    momentum: float = 0.9
+    sam_rho: float = 0.05
     l1: float = 0.0
     l2: float = 0.0
     scheduler: Scheduler = "plateau"
@@ -60,6 +72,7 @@ class OptimConfig:
     plateau_patience: int = 2
     step_size: int = 10
     step_gamma: float = 0.5
+    linear_decay_start: float = 0.5
 
 
 @dataclass(frozen=True)
