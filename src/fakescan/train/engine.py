@@ -558,9 +558,14 @@ def _loaders(data: TrainingData, config: TrainConfig, input_cfg: Any) -> tuple[A
     if config.data.pseudo_fakes == "sbi":
         # An SBI fake of every real training crop, new each epoch; a validation set without fakes gets
         # fixed ones (the same every epoch) so that checkpoints are chosen on a real/fake task.
-        train_set = PseudoFakeDataset(train_set)
+        landmarks = None
+        if config.data.sbi_mask == "landmarks":
+            from fakescan.data.faces.landmarks import CropLandmarks, landmark_model_path
+
+            landmarks = CropLandmarks(landmark_model_path())  # fetched now: a failure stops before training
+        train_set = PseudoFakeDataset(train_set, landmarks=landmarks)
         if not any(record.label == 1 for record in data.val):
-            val_set = PseudoFakeDataset(val_set, fixed=True)
+            val_set = PseudoFakeDataset(val_set, fixed=True, landmarks=landmarks)
     balance = {"none": None, "weighted": "label" if config.num_outputs == 1 else "class"}.get(
         config.data.balance, None
     )
