@@ -713,6 +713,10 @@ def test_command(
         str, typer.Option(help="Split of each crop table to test on ('all': every crop).")
     ] = "test",
     aggregate: Annotated[str, typer.Option(help="Video score: mean or confident.")] = "mean",
+    faces: Annotated[
+        str,
+        typer.Option(help="Frames with several faces: all (a row per face) or max (its top face, as SBI)."),
+    ] = "all",
     batch_size: Annotated[int, typer.Option("--batch_size", "--batch-size", help="Images per batch.")] = 64,
     workers: Annotated[int, typer.Option(help="Loader worker processes.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N.")] = "auto",
@@ -739,6 +743,7 @@ def test_command(
         workers=workers,
         device=device,
         aggregate=aggregate,
+        faces=faces,
         on_set=on_set,
     )
     frames = {r.name: r.frame for r in report.results}

@@ -90,6 +90,7 @@ def run_test(
     workers: int = 0,
     device: str = "auto",
     aggregate: str = "mean",
+    faces: str = "all",
     names: Sequence[str] | None = None,
     on_set: Callable[[TestSetResult], None] | None = None,
 ) -> TestReport:
@@ -99,16 +100,22 @@ def run_test(
         split: the split of each crop table to test on (``None``: every crop).
         force: test even where the data overlaps the checkpoint's training videos.
         aggregate: video score from frame probabilities, ``"mean"`` or ``"confident"``.
+        faces: ``"all"``: every face crop is a frame row of its own; ``"max"``: one row per frame,
+            scored by its most suspicious face (:func:`~fakescan.evaluate.metrics.max_over_faces`, as
+            SBI evaluates), before the frame metrics and the video scores.
         names: a name per test set (default: the folder names).
 
     Raises:
         SplitLeakError: a test set shares videos with the training data (unless ``force``).
-        ConfigError: a folder without a crop table or without crops of ``split``.
+        ConfigError: a folder without a crop table or without crops of ``split``, or an unknown
+            ``faces``.
     """
     from fakescan.data.loading import CropFolderDataset, make_loader
     from fakescan.data.transforms import EvalTransform
     from fakescan.evaluate.metrics import (
+        FACE_AGGREGATIONS,
         binary_metrics,
+        max_over_faces,
         multiclass_metrics,
         per_group_metrics,
         video_scores,
@@ -123,6 +130,8 @@ def run_test(
     from fakescan.train.checkpoint import load_checkpoint
     from fakescan.train.engine import predict_loader, resolve_device
 
+    if faces not in FACE_AGGREGATIONS:
+        raise ConfigError(f"unknown faces {faces!r}; choose one of {', '.join(FACE_AGGREGATIONS)}")
     out_dir = Path(out_dir)
     folders = [Path(d) for d in test_dirs]
     names = list(names) if names is not None else [f.name or str(f) for f in folders]
@@ -157,21 +166,23 @@ def run_test(
         predictions = predict_loader(model, loader, dev)
         method_of = {r.video_id: r.method for r in records}
         methods = np.array([method_of.get(v, "") for v in predictions.video_ids])
-        ids = np.array(predictions.video_ids)
-        frame = binary_metrics(predictions.labels, predictions.scores, threshold)
-        videos = video_scores(ids, predictions.labels, predictions.scores, how=aggregate)
+        rows = predictions.frame_scores(methods)
+        if faces == "max":
+            rows = max_over_faces(rows)
+        frame = binary_metrics(rows.labels, rows.scores, threshold)
+        videos = video_scores(rows.video_ids, rows.labels, rows.scores, how=aggregate)
         video = binary_metrics(videos.labels, videos.scores, threshold)
-        per_method = per_group_metrics(methods, predictions.labels, predictions.scores, threshold)
+        per_method = per_group_metrics(rows.methods, rows.labels, rows.scores, threshold)
         multiclass = None
         if predictions.probs is not None:
             multiclass = multiclass_metrics(predictions.class_labels, predictions.probs, meta.class_names)
         set_dir = out_dir / name
         set_dir.mkdir(parents=True, exist_ok=True)
-        write_scores_csv(set_dir / "frames.csv", predictions.frame_scores(methods))
+        write_scores_csv(set_dir / "frames.csv", rows)
         write_video_scores_csv(set_dir / "videos.csv", videos, threshold)
         plot_roc(
             set_dir / "roc.png",
-            {"frame": (predictions.labels, predictions.scores), "video": (videos.labels, videos.scores)},
+            {"frame": (rows.labels, rows.scores), "video": (videos.labels, videos.scores)},
             title=f"ROC: {name}",
         )
         write_metrics_json(
@@ -182,6 +193,7 @@ def run_test(
                 "split": split,
                 "threshold": threshold,
                 "aggregate": aggregate,
+                "faces": faces,
                 "overlap_with_training": overlaps[name] if trained_on is not None else None,
                 "frame": frame,
                 "video": video,
@@ -194,7 +206,7 @@ def run_test(
         )
         report.results.append(result)
         frame_results[name], video_results[name] = frame, video
-        curves[name] = (predictions.labels, predictions.scores)
+        curves[name] = (rows.labels, rows.scores)
         if on_set is not None:
             on_set(result)
 
