@@ -193,7 +193,7 @@ def test_landmark_masks_follow_each_crops_face_and_labels_stay_right(
     frame's mask is mirrored too); a crop without a found face falls back to the ellipse, logged once."""
     from fakescan.synth.masks import hull_mask
 
-    root, records = crops
+    _, records = crops
     data = pseudo(crops, landmarks=landmarks)
     reals = [r for r in records if r.label == 0]
     assert [data[i].label for i in range(len(data))] == [r.label for r in records] + [1] * len(reals)
