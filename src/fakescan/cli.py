@@ -584,7 +584,9 @@ def prepare(
 @app.command()
 @_report_errors
 def train(
-    model: Annotated[str, typer.Argument(help="Model: cnn, xception, attention_net or mdcsd.")],
+    model: Annotated[
+        str, typer.Argument(help="Model: cnn, xception, attention_net, mdcsd, efficientnet_b0 … b4.")
+    ],
     train_data: Annotated[Path, typer.Argument(help="Crops folder (with crops.csv) to train on.")],
     val_data: Annotated[
         Path, typer.Argument(help="Crops folder (with crops.csv) to choose the checkpoint on.")
@@ -610,12 +612,15 @@ def train(
     ] = None,
     l1: Annotated[float | None, typer.Option("--l1", help="L1 penalty on conv/linear weights.")] = None,
     l2: Annotated[float | None, typer.Option("--l2", help="L2 penalty on conv/linear weights.")] = None,
-    lr: Annotated[float | None, typer.Option("--lr", help="Adam learning rate (default 2e-4).")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Learning rate (default 2e-4).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the whole run (default 0).")] = None,
     workers: Annotated[int | None, typer.Option(help="Loader worker processes.")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N.")] = None,
     pretrained: Annotated[
-        Path | None, typer.Option(help="Local ImageNet Xception weights (legacy_xception layout).")
+        Path | None,
+        typer.Option(
+            help="Local ImageNet weights (Xception: legacy_xception; EfficientNet: efficientnet-pytorch)."
+        ),
     ] = None,
     balance: Annotated[str | None, typer.Option(help="none, subsample or weighted.")] = None,
     max_steps: Annotated[

@@ -30,11 +30,10 @@ def real_only(crops_dir: Path, out: Path) -> Path:
 def test_the_sbi_preset_trains_on_reals_alone(crops_dir: Path, tmp_path: Path) -> None:
     reals = real_only(crops_dir, tmp_path / "reals")
     run = tmp_path / "run"
-    done = CliRunner().invoke(
-        app,
-        [str(a) for a in ["train", "efficientnet_b0", reals, reals, "--config", "sbi-efficientnet_b4", "--out", run,
-         "--epochs", 2, "--image_size", SIZE, "--batch_size", 8, "--max-steps-per-epoch", 2, "--device", "cpu"]],
-    )  # fmt: skip
+    arguments = ["train", "efficientnet_b0", reals, reals, "--config", "sbi-efficientnet_b4", "--out", run,
+                 "--epochs", 2, "--image_size", SIZE, "--batch_size", 8, "--max-steps-per-epoch", 2,
+                 "--device", "cpu"]  # fmt: skip
+    done = CliRunner().invoke(app, [str(a) for a in arguments])
     assert done.exit_code == 0, done.output
     assert "self-blended pseudo-fakes" in done.output and "best checkpoint" in done.output
     config = json.loads((run / "config.json").read_text())

@@ -134,7 +134,7 @@ class TrainConfig:
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``…
         amp: mixed precision on CUDA (ignored on CPU).
         threshold_rule: how the decision threshold is calibrated on validation.
-        pretrained: local ImageNet Xception weights for the models that take them.
+        pretrained: local ImageNet weights for the models that take them (Xception, EfficientNet).
     """
 
     model: str = "xception"
