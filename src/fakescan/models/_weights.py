@@ -1,5 +1,5 @@
-"""Reading weights files and loading them strictly, shared by the model families that take local
-ImageNet weights (build first, load second; errors name the file and the first bad key)."""
+"""Loading local ImageNet weights strictly: build first, load second; errors name the file and the first
+bad key. (``fakescan.models.xception.load_pretrained`` runs the same checks on its own.)"""
 
 from __future__ import annotations
 
@@ -11,36 +11,7 @@ from torch import nn
 
 from fakescan.errors import CheckpointMismatchError
 
-__all__ = ["load_matching", "load_state_file"]
-
-
-def load_state_file(path: str | Path) -> dict[str, torch.Tensor]:
-    """Read a state_dict from ``.safetensors`` or a PyTorch file, never unpickling arbitrary objects.
-
-    A checkpoint that wraps its weights (``{"state_dict": ...}`` or ``{"model": ...}``) is unwrapped.
-
-    Raises:
-        CheckpointMismatchError: the file is missing or holds no state_dict.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointMismatchError(f"{path}: weights file not found")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state: object = load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise CheckpointMismatchError(f"{path}: not a loadable weights file ({first})") from error
-    for key in ("state_dict", "model"):
-        if isinstance(state, Mapping) and isinstance(state.get(key), Mapping):
-            state = state[key]
-    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointMismatchError(f"{path}: holds no state_dict of tensors")
-    return dict(state)
+__all__ = ["load_matching"]
 
 
 def load_matching(
@@ -54,7 +25,9 @@ def load_matching(
     """Load ``state`` (read from ``path``) into ``model``, every trunk key present with its shape.
 
     The classifier (keys starting with ``head_prefix``) is taken only when its shape fits, else the
-    model keeps its own (``strict_head=True`` demands it too).
+    model keeps its own (``strict_head=True`` demands it too). A missing batch-norm
+    ``num_batches_tracked`` counter (files written before PyTorch 0.4.1 have none) starts at 0, as
+    PyTorch's own batch norm loads such files.
 
     Raises:
         CheckpointMismatchError: naming ``path`` and the first missing, unexpected or misshapen key
@@ -68,6 +41,8 @@ def load_matching(
                 del state[key]
         for key in [k for k in own if k.startswith(head_prefix) and k not in state]:
             state[key] = own[key]
+    for key in [k for k in own if k.endswith(".num_batches_tracked") and k not in state]:
+        state[key] = torch.zeros_like(own[key])
     order = {key: n for n, key in enumerate(own)}
     for key in sorted(set(own) | set(state), key=lambda k: (order.get(k, len(order)), k)):
         if key not in state:

@@ -28,8 +28,9 @@ from torch import nn
 
 from fakescan.errors import ConfigError
 from fakescan.models._registry import register_model
-from fakescan.models._weights import load_matching, load_state_file
+from fakescan.models._weights import load_matching
 from fakescan.models.output import DetectorOutput, InputConfig
+from fakescan.models.xception import load_state_file
 
 __all__ = [
     "NORMALIZATIONS",

@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from fakescan.errors import CheckpointMismatchError
 from fakescan.models._registry import register_model
-from fakescan.models._weights import load_matching, load_state_file
 from fakescan.models.layers import SeparableConv2d, XceptionBlock
 from fakescan.models.output import DetectorOutput, InputConfig
 
@@ -131,6 +131,35 @@ class Xception(nn.Module):
         self.fc = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
 
 
+def load_state_file(path: str | Path) -> dict[str, torch.Tensor]:
+    """Read a state_dict from ``.safetensors`` or a PyTorch file, never unpickling arbitrary objects.
+
+    A checkpoint that wraps its weights (``{"state_dict": ...}`` or ``{"model": ...}``) is unwrapped.
+
+    Raises:
+        CheckpointMismatchError: the file is missing or holds no state_dict.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointMismatchError(f"{path}: weights file not found")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state: object = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise CheckpointMismatchError(f"{path}: not a loadable weights file ({first})") from error
+    for key in ("state_dict", "model"):
+        if isinstance(state, Mapping) and isinstance(state.get(key), Mapping):
+            state = state[key]
+    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointMismatchError(f"{path}: holds no state_dict of tensors")
+    return dict(state)
+
+
 def remap_legacy_xception(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Map a ``legacy_xception`` / pretrainedmodels state_dict onto :class:`Xception`'s names.
 
@@ -155,7 +184,27 @@ def load_pretrained(model: Xception, path: str | Path, strict_head: bool = False
         CheckpointMismatchError: naming the file and the first missing, unexpected or misshapen key.
     """
     state = remap_legacy_xception(load_state_file(path))
-    load_matching(model, state, path, head_prefix="fc.", family="an Xception", strict_head=strict_head)
+    own = model.state_dict()
+    if not strict_head:
+        for key in [k for k in state if k.startswith("fc.")]:
+            if key not in own or own[key].shape != state[key].shape:
+                del state[key]
+        for key in [k for k in own if k.startswith("fc.") and k not in state]:
+            state[key] = own[key]
+    for key in sorted(set(own) | set(state), key=_key_order(own)):
+        if key not in state:
+            raise CheckpointMismatchError(f"{path}: missing key {key!r} (not an Xception state_dict?)")
+        if key not in own:
+            raise CheckpointMismatchError(f"{path}: unexpected key {key!r} (not an Xception state_dict?)")
+        if own[key].shape != state[key].shape:
+            got, need = tuple(state[key].shape), tuple(own[key].shape)
+            raise CheckpointMismatchError(f"{path}: key {key!r} has shape {got}, the model needs {need}")
+    model.load_state_dict(state, strict=True)
+
+
+def _key_order(own: Mapping[str, torch.Tensor]):
+    order = {key: n for n, key in enumerate(own)}
+    return lambda key: (order.get(key, len(order)), key)
 
 
 @register_model

@@ -55,7 +55,6 @@ from fakescan.train.distributed import (
     sync_buffers,
 )
 from fakescan.train.losses import LossWeights, detector_loss
-from fakescan.train.sam import SAM
 
 __all__ = [
     "EarlyStopping",
@@ -439,6 +438,8 @@ def _train_epoch(
     ``model`` is what the step calls (a ``DistributedDataParallel`` wrapper under ``torchrun``);
     ``module`` is the model itself, whose weights the L1/L2 penalty reads.
     """
+    from fakescan.train.sam import SAM
+
     model.train()
     weights = LossWeights(config.loss.reconstruction, config.loss.metric, config.loss.flooding)
     loss_sum, seen, started = 0.0, 0, time.perf_counter()
@@ -661,6 +662,8 @@ def _fit(
     val_loader = _rank_slice_loader(val_loader, context)
     optimizer = build_optimizer(model, config)
     scheduler = build_scheduler(optimizer, config)
+    from fakescan.train.sam import SAM
+
     # SAM's two steps run in full precision: a loss scale would have to be shared by both.
     use_amp = device.type == "cuda" and config.amp and not isinstance(optimizer, SAM)
     scaler = torch.amp.GradScaler("cuda") if use_amp else None

