@@ -226,10 +226,16 @@ def test_cli_options_reach_the_run(samples: Path, checkpoint: Path) -> None:
 def test_an_efficientnet_checkpoint_predicts_with_its_own_normalisation(
     samples: Path, tmp_path: Path
 ) -> None:
-    """AdvProp weights want ``x·2 − 1``: the checkpoint's ``input_cfg`` says so and the crops follow it."""
+    """AdvProp weights want ``x·2 − 1``: a model started from an AdvProp file records it in the
+    checkpoint's ``input_cfg`` (the file itself is not needed again), and the crops follow it."""
+    from efficientnet_pytorch import EfficientNet as PackageEfficientNet
+
     from fakescan.models.efficientnet import NORMALIZATIONS
 
-    stem = make_checkpoint(tmp_path, "efficientnet_b0", image_size=64, normalization="advprop")
+    imagenet = tmp_path / "adv-efficientnet-b0-b64d5a18.pth"
+    torch.save(PackageEfficientNet.from_name("efficientnet-b0", image_size=64).state_dict(), imagenet)
+    stem = make_checkpoint(tmp_path, "efficientnet_b0", image_size=64, pretrained=str(imagenet))
+    imagenet.unlink()
     predictor = load_predictor(stem)
     assert (predictor.input_cfg.mean, predictor.input_cfg.std) == NORMALIZATIONS["advprop"]
     crop = np.full((64, 64, 3), 255, np.uint8)
