@@ -20,6 +20,7 @@ says which, so training, ``fakescan test`` and ``predict`` (through the checkpoi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -205,108 +206,48 @@ def load_pretrained(model: EfficientNet, path: str | Path, strict_head: bool = F
     )
 
 
-def _build(
-    variant: str,
-    num_classes: int,
-    in_chans: int,
-    drop_rate: float | None,
-    drop_path_rate: float,
-    image_size: int | None,
-    pretrained: str | Path | None,
-    normalization: Normalization | None,
-) -> EfficientNet:
-    if normalization is None:
-        advprop = pretrained is not None and is_advprop_file(pretrained)
-        normalization = "advprop" if advprop else "imagenet"
-    model = EfficientNet(
-        variant,
-        num_classes=num_classes,
-        in_chans=in_chans,
-        drop_rate=drop_rate,
-        drop_path_rate=drop_path_rate,
-        image_size=image_size,
-        normalization=normalization,
+def _register_variant(variant: str, summary: str) -> Callable[..., EfficientNet]:
+    """Register ``efficientnet_<variant>``: a builder with the variant's published input size as
+    its ``image_size`` default (timm's one small function per variant, made from the table)."""
+    default_size = _VARIANTS[variant][0]
+
+    def builder(
+        num_classes: int = 1,
+        in_chans: int = 3,
+        drop_rate: float | None = None,
+        drop_path_rate: float = 0.2,
+        image_size: int = default_size,
+        pretrained: str | Path | None = None,
+        normalization: Normalization | None = None,
+    ) -> EfficientNet:
+        if normalization is None:
+            advprop = pretrained is not None and is_advprop_file(pretrained)
+            normalization = "advprop" if advprop else "imagenet"
+        model = EfficientNet(
+            variant,
+            num_classes=num_classes,
+            in_chans=in_chans,
+            drop_rate=drop_rate,
+            drop_path_rate=drop_path_rate,
+            image_size=image_size,
+            normalization=normalization,
+        )
+        if pretrained is not None:
+            load_pretrained(model, pretrained)
+        return model
+
+    builder.__name__ = builder.__qualname__ = f"efficientnet_{variant}"
+    builder.__doc__ = (
+        f"{summary}; ``pretrained`` is a local weights file in the ``efficientnet-pytorch`` layout, and "
+        '``normalization=None`` picks ``"advprop"`` for an AdvProp file (by its name), else ``"imagenet"``.'
     )
-    if pretrained is not None:
-        load_pretrained(model, pretrained)
-    return model
+    return register_model(builder)
 
 
-@register_model
-def efficientnet_b0(
-    num_classes: int = 1,
-    in_chans: int = 3,
-    drop_rate: float | None = None,
-    drop_path_rate: float = 0.2,
-    image_size: int = 224,
-    pretrained: str | Path | None = None,
-    normalization: Normalization | None = None,
-) -> EfficientNet:
-    """EfficientNet-B0 (5.3M parameters with the ImageNet head), 224 px."""
-    return _build(
-        "b0", num_classes, in_chans, drop_rate, drop_path_rate, image_size, pretrained, normalization
-    )
-
-
-@register_model
-def efficientnet_b1(
-    num_classes: int = 1,
-    in_chans: int = 3,
-    drop_rate: float | None = None,
-    drop_path_rate: float = 0.2,
-    image_size: int = 240,
-    pretrained: str | Path | None = None,
-    normalization: Normalization | None = None,
-) -> EfficientNet:
-    """EfficientNet-B1, 240 px."""
-    return _build(
-        "b1", num_classes, in_chans, drop_rate, drop_path_rate, image_size, pretrained, normalization
-    )
-
-
-@register_model
-def efficientnet_b2(
-    num_classes: int = 1,
-    in_chans: int = 3,
-    drop_rate: float | None = None,
-    drop_path_rate: float = 0.2,
-    image_size: int = 260,
-    pretrained: str | Path | None = None,
-    normalization: Normalization | None = None,
-) -> EfficientNet:
-    """EfficientNet-B2, 260 px."""
-    return _build(
-        "b2", num_classes, in_chans, drop_rate, drop_path_rate, image_size, pretrained, normalization
-    )
-
-
-@register_model
-def efficientnet_b3(
-    num_classes: int = 1,
-    in_chans: int = 3,
-    drop_rate: float | None = None,
-    drop_path_rate: float = 0.2,
-    image_size: int = 300,
-    pretrained: str | Path | None = None,
-    normalization: Normalization | None = None,
-) -> EfficientNet:
-    """EfficientNet-B3, 300 px."""
-    return _build(
-        "b3", num_classes, in_chans, drop_rate, drop_path_rate, image_size, pretrained, normalization
-    )
-
-
-@register_model
-def efficientnet_b4(
-    num_classes: int = 1,
-    in_chans: int = 3,
-    drop_rate: float | None = None,
-    drop_path_rate: float = 0.2,
-    image_size: int = 380,
-    pretrained: str | Path | None = None,
-    normalization: Normalization | None = None,
-) -> EfficientNet:
-    """EfficientNet-B4 at 380 px, the detector of Self-Blended Images (Shiohara & Yamasaki, CVPR 2022)."""
-    return _build(
-        "b4", num_classes, in_chans, drop_rate, drop_path_rate, image_size, pretrained, normalization
-    )
+efficientnet_b0 = _register_variant("b0", "EfficientNet-B0 (5.3M parameters with the ImageNet head), 224 px")
+efficientnet_b1 = _register_variant("b1", "EfficientNet-B1, 240 px")
+efficientnet_b2 = _register_variant("b2", "EfficientNet-B2, 260 px")
+efficientnet_b3 = _register_variant("b3", "EfficientNet-B3, 300 px")
+efficientnet_b4 = _register_variant(
+    "b4", "EfficientNet-B4 at 380 px, the detector of Self-Blended Images (Shiohara & Yamasaki, CVPR 2022)"
+)
