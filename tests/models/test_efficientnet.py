@@ -123,3 +123,21 @@ def test_other_layouts_name_the_first_bad_key(tmp_path: Path) -> None:
     torch.save(package_imagenet_state("b1"), tmp_path / "b1.pth")
     with pytest.raises(CheckpointMismatchError, match=r"b1\.pth: (missing|unexpected) key|has shape"):
         create("efficientnet_b0", image_size=SIZE, pretrained=tmp_path / "b1.pth")
+
+
+def test_a_briefly_trained_model_tells_images_apart_in_eval_mode() -> None:
+    """With the reference initialisation and PyTorch's batch-norm momentum, running statistics
+    settle within tens of steps; the package's TensorFlow momentum (0.01) leaves them at their
+    initial values, and every image then gets the same eval-mode logit."""
+
+    def eval_spread(bn_momentum: float) -> float:
+        torch.manual_seed(0)
+        model = create("efficientnet_b0", image_size=SIZE, bn_momentum=bn_momentum).train()
+        with torch.no_grad():
+            for _ in range(20):
+                model(torch.rand(8, 3, SIZE, SIZE) * 2 - 1)
+            return model.eval()(torch.rand(8, 3, SIZE, SIZE) * 2 - 1).std().item()
+
+    assert eval_spread(0.1) > 1e-4
+    assert eval_spread(0.01) < 1e-5
+    assert create("efficientnet_b0", image_size=SIZE).net._bn0.momentum == pytest.approx(0.1)

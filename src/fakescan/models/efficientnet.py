@@ -20,6 +20,7 @@ says which, so training, ``fakescan test`` and ``predict`` (through the checkpoi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
@@ -78,6 +79,14 @@ class EfficientNet(nn.Module):
         image_size: the input side the model is meant for; the package pads its convolutions
             statically for it ("same" padding, export-friendly). Other sizes run too.
         normalization: the input normalisation recorded in ``input_cfg`` (:data:`NORMALIZATIONS`).
+        bn_momentum: PyTorch momentum of the batch-norm running statistics. The package's (and
+            TensorFlow's) value is 0.01, made for ImageNet-length runs: trained from scratch for a
+            few hundred steps, its running statistics still hold their initial values and every
+            image gets the same eval-mode score. 0.1, PyTorch's default, settles within tens of steps.
+
+    Weights start as in the TensorFlow reference (Tan & Le 2019): convolutions ``N(0, 2/fan_out)``
+    with ``fan_out = k·k·out/groups`` (so a depthwise convolution keeps its input's scale), biases
+    zero; batch norm and the classifier as PyTorch initialises them.
 
     Shapes: input ``B×in_chans×H×W``; features ``B×C×⌈H/32⌉×⌈W/32⌉`` (C = 1280 for B0/B1, 1408 B2,
     1536 B3, 1792 B4; 12×12 at 380 px); logits ``B×num_classes``.
@@ -92,6 +101,7 @@ class EfficientNet(nn.Module):
         drop_path_rate: float = 0.2,
         image_size: int | None = None,
         normalization: Normalization = "imagenet",
+        bn_momentum: float = 0.1,
     ) -> None:
         super().__init__()
         from efficientnet_pytorch import EfficientNet as PackageEfficientNet
@@ -121,11 +131,21 @@ class EfficientNet(nn.Module):
             image_size=image_size,
             dropout_rate=drop_rate,
             drop_connect_rate=drop_path_rate,
+            batch_norm_momentum=1.0 - bn_momentum,  # the package stores TensorFlow's 1 − momentum
         )
+        self._init_weights()
         self.num_features = self.net._fc.in_features
         if num_classes == 0:
             self.net._fc = nn.Identity()
         self.feature_info = self._feature_info()
+
+    def _init_weights(self) -> None:
+        for module in self.net.modules():
+            if isinstance(module, nn.Conv2d):
+                fan_out = module.kernel_size[0] * module.kernel_size[1] * module.out_channels // module.groups
+                nn.init.normal_(module.weight, 0.0, math.sqrt(2.0 / fan_out))
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
 
     def _feature_info(self) -> list[dict[str, object]]:
         """The deepest block at each reduction (the package's ``extract_endpoints`` levels), then the
@@ -219,6 +239,7 @@ def _register_variant(variant: str, summary: str) -> Callable[..., EfficientNet]
         image_size: int = default_size,
         pretrained: str | Path | None = None,
         normalization: Normalization | None = None,
+        bn_momentum: float = 0.1,
     ) -> EfficientNet:
         if normalization is None:
             advprop = pretrained is not None and is_advprop_file(pretrained)
@@ -231,6 +252,7 @@ def _register_variant(variant: str, summary: str) -> Callable[..., EfficientNet]
             drop_path_rate=drop_path_rate,
             image_size=image_size,
             normalization=normalization,
+            bn_momentum=bn_momentum,
         )
         if pretrained is not None:
             load_pretrained(model, pretrained)
