@@ -74,7 +74,7 @@ def _checkpoint(folder: Path) -> Path:
     code = (
         "import torch; from pathlib import Path\n"
         "from fakescan.models import create\n"
-        "from fakescan.train.checkpoint import CheckpointMeta, save_checkpoint\n"
+        "from fakescan.checkpoints import CheckpointMeta, save_checkpoint\n"
         "torch.manual_seed(0); o = {'num_classes': 1, 'image_size': 256}\n"
         f"save_checkpoint(Path({str(stem)!r}), create('xception', **o),\n"
         "                CheckpointMeta(model='xception', model_kwargs=o))"
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     predictor = load_predictor(folder / "xception256")
     stage("load checkpoint (Xception, 256 px)")
     config = PredictConfig()
-    extract_config = config.extract_for(predictor.input_cfg)
+    extract_config = config.extract
     detector_name = args.detector or extract_config.detector
     if args.detector:
         from dataclasses import replace

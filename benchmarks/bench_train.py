@@ -7,7 +7,8 @@ Everything runs through the real code paths, not a hand-written loop:
   ``load_config(overrides={"model": ..., "epochs": 1, "device": ..., "data": {"image_size": ...,
   "batch_size": 16, "workers": ..., "max_steps_per_epoch": N}})`` on a crop folder read by
   :func:`~fakescan.train.engine.load_training_data`. The epoch is the engine's whole epoch: loading
-  and augmentation, forward with the auxiliary outputs, the model's full loss, backward, Adam, then
+  and augmentation, forward with the auxiliary outputs, the model's full loss, backward, Adam (or
+  ``--optimizer``: SGD, or SAM with its two forward/backward passes per step, as SBI trains), then
   the validation pass (one batch), the checkpoint and the training state. Reported: the epoch's
   ``images_per_s`` from ``FitResult.history[0]`` (it includes loader start-up and the first, slower
   step), the steady rate from the ``on_step`` callback (steps after the first), the first step's
@@ -305,6 +306,7 @@ def measure_train(spec: dict) -> dict:
             "epochs": 1,
             "early_stopping": 0,
             "device": spec["device"],
+            "optim": {"optimizer": spec.get("optimizer", "adam")},
             "data": {
                 "image_size": spec["size"],
                 "batch_size": TRAIN_BATCH,
@@ -591,6 +593,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", nargs="*", type=int, default=list(SIZES), help="training image sizes")
     parser.add_argument("--parts", nargs="*", choices=PARTS, default=list(PARTS))
     parser.add_argument("--steps", type=int, default=3, help="CPU training steps at 256 px (scaled by size)")
+    parser.add_argument(
+        "--optimizer", default="adam", choices=("adam", "sgd", "sam"), help="sam: two passes per step (SBI)"
+    )
     parser.add_argument("--gpu-steps", type=int, default=30, help="GPU training steps at 256 px")
     parser.add_argument("--test-size", type=int, default=256, help="image size of the test runs")
     parser.add_argument("--test-crops", type=int, default=192, help="crops of each test run")
@@ -616,7 +621,9 @@ def main(argv: list[str] | None = None) -> int:
     from fakescan.data.samples import fetch_samples
     from fakescan.models import list_models
 
-    models = args.models or list_models()
+    # EfficientNet-B1…B3 sit between B0 and B4 in cost: measured only when named in --models.
+    between = {"efficientnet_b1", "efficientnet_b2", "efficientnet_b3"}
+    models = args.models or [name for name in list_models() if name not in between]
     devices = args.devices or ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
 
     def steps_for(device: str, size: int) -> int:
@@ -686,6 +693,7 @@ def main(argv: list[str] | None = None) -> int:
                             "model": name,
                             "size": size,
                             "steps": steps_for(device, size),
+                            "optimizer": args.optimizer,
                             "crops": str(root / "crops"),
                             "run_dir": str(run_dir),
                             **common,

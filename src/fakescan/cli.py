@@ -668,7 +668,9 @@ def prepare(
 @app.command()
 @_report_errors
 def train(
-    model: Annotated[str, typer.Argument(help="Model: cnn, xception, attention_net or mdcsd.")],
+    model: Annotated[
+        str, typer.Argument(help="Model: cnn, xception, attention_net, mdcsd, efficientnet_b0 … b4.")
+    ],
     train_data: Annotated[
         Path, typer.Argument(help="Crops folder (crops.csv) or packed shards (shards.json) to train on.")
     ],
@@ -696,12 +698,15 @@ def train(
     ] = None,
     l1: Annotated[float | None, typer.Option("--l1", help="L1 penalty on conv/linear weights.")] = None,
     l2: Annotated[float | None, typer.Option("--l2", help="L2 penalty on conv/linear weights.")] = None,
-    lr: Annotated[float | None, typer.Option("--lr", help="Adam learning rate (default 2e-4).")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Learning rate (default 2e-4).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the whole run (default 0).")] = None,
     workers: Annotated[int | None, typer.Option(min=0, help="Loader worker processes.")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N.")] = None,
     pretrained: Annotated[
-        Path | None, typer.Option(help="Local ImageNet Xception weights (legacy_xception layout).")
+        Path | None,
+        typer.Option(
+            help="Local ImageNet weights (Xception: legacy_xception; EfficientNet: efficientnet-pytorch)."
+        ),
     ] = None,
     balance: Annotated[str | None, typer.Option(help="none, subsample or weighted.")] = None,
     max_steps: Annotated[
@@ -810,6 +815,10 @@ def test_command(
         str, typer.Option(help="Split of each crop table to test on ('all': every crop).")
     ] = "test",
     aggregate: Annotated[str, typer.Option(help="Video score: mean or confident.")] = "mean",
+    faces: Annotated[
+        str,
+        typer.Option(help="Frames with several faces: all (a row per face) or max (its top face, as SBI)."),
+    ] = "all",
     batch_size: Annotated[int, typer.Option("--batch_size", "--batch-size", help="Images per batch.")] = 64,
     workers: Annotated[int, typer.Option(min=0, help="Loader worker processes.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N.")] = "auto",
@@ -838,6 +847,7 @@ def test_command(
         workers=workers,
         device=device,
         aggregate=aggregate,
+        faces=faces,
         on_set=on_set,
     )
     frames = {r.name: r.frame for r in report.results}

@@ -28,7 +28,7 @@ def invoke(*args: object):
     return CliRunner().invoke(app, [str(a) for a in args])
 
 
-@pytest.mark.parametrize("name", ["cnn", "xception"])
+@pytest.mark.parametrize("name", ["cnn", "xception", "efficientnet_b0"])
 def test_export_matches_pytorch_on_sample_media(name: str, samples: Path, tmp_path: Path) -> None:
     checkpoint = make_checkpoint(tmp_path, name, image_size=64, threshold=0.42)
     out = tmp_path / "onnx" / f"{name}.onnx"

@@ -245,3 +245,25 @@ def test_predict_resizes_crops_as_training_does(samples: Path, checkpoint: Path,
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
     saved = sorted((tmp_path / "seen").rglob("*.png"))
     assert len(saved) == 4 and read_image(saved[0]).shape == (256, 256, 3)
+
+
+def test_an_efficientnet_checkpoint_predicts_with_its_own_normalisation(
+    samples: Path, tmp_path: Path
+) -> None:
+    """AdvProp weights want ``x·2 − 1``: a model started from an AdvProp file records it in the
+    checkpoint's ``input_cfg`` (the file itself is not needed again), and the crops follow it."""
+    from efficientnet_pytorch import EfficientNet as PackageEfficientNet
+
+    from fakescan.models.efficientnet import NORMALIZATIONS
+
+    imagenet = tmp_path / "adv-efficientnet-b0-b64d5a18.pth"
+    torch.save(PackageEfficientNet.from_name("efficientnet-b0", image_size=64).state_dict(), imagenet)
+    stem = make_checkpoint(tmp_path, "efficientnet_b0", image_size=64, pretrained=str(imagenet))
+    imagenet.unlink()
+    predictor = load_predictor(stem)
+    assert (predictor.input_cfg.mean, predictor.input_cfg.std) == NORMALIZATIONS["advprop"]
+    crop = np.full((64, 64, 3), 255, np.uint8)
+    assert torch.allclose(predictor.transform(crop).image, torch.ones(3, 64, 64))
+    photo = run_prediction([samples / "images/obama.jpg"], predictor, FOUR).predictions[0]
+    assert photo.frames_used == 1 and 0.0 <= photo.score <= 1.0
+    assert photo.verdict == ("fake" if photo.score >= predictor.threshold else "real")

@@ -185,3 +185,38 @@ def test_training_loaders_add_pseudo_fakes_and_give_validation_fixed_ones_only_w
     assert isinstance(train.dataset, CropFolderDataset)
     with pytest.raises(ConfigError, match="the validation crops are all real"):  # no fakes to choose on
         _loaders(TrainingData(reals, reals, root, root, names), plain, InputConfig(image_size=64))
+
+
+def test_landmark_masks_follow_each_crops_face_and_labels_stay_right(
+    crops: tuple[Path, list[CropRecord]], landmarks, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``landmarks``: each pseudo-fake blends through its own crop's landmark hull (the mirrored
+    frame's mask is mirrored too); a crop without a found face falls back to the ellipse, logged once."""
+    from fakescan.synth.masks import hull_mask
+
+    _, records = crops
+    data = pseudo(crops, landmarks=landmarks)
+    reals = [r for r in records if r.label == 0]
+    assert [data[i].label for i in range(len(data))] == [r.label for r in records] + [1] * len(reals)
+    for index in range(len(data.base), len(data)):
+        real = data.real_of(index)
+        pixels = data.base.pixels(real)
+        blend = data.blend(index)
+        hull = hull_mask(pixels.shape[:2], landmarks(pixels))
+        assert (blend.mask * hull).sum() / blend.mask.sum() > 0.75
+        assert not (blend.image != pixels).any(axis=2)[blend.mask == 0].any()
+    assert data.landmark_fallbacks == 0
+
+    blank = []
+    for number in range(2):
+        write_image(tmp_path / f"blank{number}.png", np.full((SIZE, SIZE, 3), 100 + number, np.uint8))
+        blank.append(CropRecord(f"blank{number}.png", f"blank{number}", 0, 0, "real", "train", "t"))
+    fallback = PseudoFakeDataset(CropFolderDataset(blank, tmp_path, EVAL), landmarks=landmarks)
+    with caplog.at_level("WARNING", logger="fakescan.synth.pseudo"):
+        fallback[2], fallback[3], fallback[2]
+    assert fallback.landmark_fallbacks == 2  # two crops, each looked at once
+    assert [r.getMessage() for r in caplog.records if "no face found for landmarks" in r.getMessage()] == [
+        f"{tmp_path / 'blank0.png'}: no face found for landmarks; its self-blend uses the central ellipse "
+        "mask (further such crops are counted, not logged)"
+    ]
+    assert fallback[2].label == 1

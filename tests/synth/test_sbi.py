@@ -105,3 +105,49 @@ def test_mask_building_blocks() -> None:
         hull_mask((8, 8), [(1, 1), (2, 2)])
     again = face_mask((64, 64), np.random.default_rng(9))
     np.testing.assert_array_equal(again, face_mask((64, 64), np.random.default_rng(9)))
+
+
+@pytest.fixture(scope="module")
+def face_points(face: np.ndarray, landmarks) -> np.ndarray:
+    points = landmarks(face)
+    assert points is not None
+    return points
+
+
+def test_landmark_masks_lie_in_the_face_hull(face: np.ndarray, face_points: np.ndarray) -> None:
+    """The paper's mask (Sec. 3.2): the landmarks' hull, deformed and blurred. Deformation and growth
+    move the boundary by at most 15% of the region's size (affine 5%, elastic 6%, growth 4%), so
+    the half-alpha region stays inside the hull dilated by 20% and covers the hull eroded by 20%."""
+    import cv2
+
+    hull = hull_mask(face.shape[:2], face_points)
+    radius = round(0.2 * np.sqrt(hull.sum()))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    grown, shrunk = cv2.dilate(hull, kernel), cv2.erode(hull, kernel)
+    for seed in range(8):
+        mask = face_mask(face.shape[:2], np.random.default_rng(seed), landmarks=face_points)
+        half = mask >= 0.5
+        assert not (half & (grown == 0)).any()
+        assert half[shrunk == 1].all()
+        assert (mask * hull).sum() / mask.sum() > 0.75
+
+
+def test_landmark_deformation_is_seeded(face: np.ndarray, face_points: np.ndarray) -> None:
+    def deformed(seed: int) -> np.ndarray:
+        return deform_mask(hull_mask(face.shape[:2], face_points), np.random.default_rng(seed))
+
+    np.testing.assert_array_equal(deformed(4), deformed(4))
+    assert (deformed(4) != deformed(5)).sum() > 50
+    assert (deformed(4) != hull_mask(face.shape[:2], face_points)).any()
+
+
+def test_augmentation_alters_the_source_only(face: np.ndarray, face_points: np.ndarray) -> None:
+    """The target is the untouched face: outside the mask every pixel is the input's, inside the
+    blended pixels differ from it (the altered source shows through)."""
+    for seed in range(4):
+        fake = self_blend(face, np.random.default_rng(seed), landmarks=face_points)
+        outside = fake.mask == 0
+        assert outside.any() and np.array_equal(fake.image[outside], face[outside])
+        inside = fake.mask >= 0.9 * fake.mask.max()  # the blend ratio scales the whole mask
+        diff = np.abs(fake.image[inside].astype(int) - face[inside].astype(int)).mean()
+        assert diff > 1.0

@@ -107,3 +107,27 @@ def test_each_model_trains_with_its_own_recipe_without_a_config_file(tmp_path: P
     optimizer = build_optimizer(model, recce)
     assert optimizer.param_groups[0]["weight_decay"] == 1e-5
     assert type(build_scheduler(optimizer, recce)).__name__ == "StepLR"
+
+
+def test_the_sbi_preset_is_the_published_recipe() -> None:
+    """Shiohara & Yamasaki, CVPR 2022, Sec. 4.1: EfficientNet-B4, 380 px, SAM over SGD (lr 0.001,
+    momentum 0.9), batch 32, 100 epochs, linear decay in the second half, self-blends of reals only."""
+    config = load_config("sbi-efficientnet_b4")
+    assert (config.model, config.classes, config.epochs, config.early_stopping) == (
+        "efficientnet_b4",
+        2,
+        100,
+        0,
+    )
+    optim = config.optim
+    assert (optim.optimizer, optim.lr, optim.momentum, optim.sam_rho) == ("sam", 0.001, 0.9, 0.05)
+    assert (optim.scheduler, optim.linear_decay_start) == ("linear", 0.5)
+    data = config.data
+    assert (data.image_size, data.batch_size, data.pseudo_fakes, data.sbi_mask) == (
+        380,
+        32,
+        "sbi",
+        "landmarks",
+    )
+    quick = load_config("sbi-efficientnet_b4", {"epochs": 2, "data": {"image_size": 96}})
+    assert (quick.epochs, quick.data.image_size, quick.optim.optimizer) == (2, 96, "sam")

@@ -9,6 +9,9 @@ Conventions used throughout:
   missing, and the record's ``note`` says why; nothing raises for a one-class set.
 - The video-level score is the mean of the video's frame probabilities (``how="mean"``), grouped by
   the ``video_id`` of the index, never by folder name (fakes of different methods share names).
+- A frame with several faces counts each face crop as a row, unless the rows are first reduced to
+  one per frame by :func:`max_over_faces` (its score the highest of its faces, as Self-Blended
+  Images evaluates: a frame is as fake as its most suspicious face).
 
 AUC and AP come from scikit-learn; the EER is read off the same ROC curve, linearly interpolated
 between the two ROC points where the false-negative rate crosses the false-positive rate.
@@ -31,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AGGREGATIONS",
+    "FACE_AGGREGATIONS",
     "THRESHOLD_RULES",
     "BinaryMetrics",
     "FrameScores",
@@ -40,6 +44,7 @@ __all__ = [
     "binary_metrics",
     "calibrate_threshold",
     "eer",
+    "max_over_faces",
     "multiclass_metrics",
     "per_group_metrics",
     "video_scores",
@@ -47,6 +52,8 @@ __all__ = [
 
 Aggregation = Literal["mean", "confident"]
 AGGREGATIONS: tuple[str, ...] = ("mean", "confident")
+FaceAggregation = Literal["all", "max"]
+FACE_AGGREGATIONS: tuple[str, ...] = ("all", "max")
 ThresholdRule = Literal["eer", "youden", "acc"]
 THRESHOLD_RULES: tuple[str, ...] = ("eer", "youden", "acc")
 
@@ -328,6 +335,37 @@ def calibrate_threshold(labels: ArrayLike, scores: ArrayLike, rule: ThresholdRul
 
 # --------------------------------------------------------------------------------------------------
 # Video aggregation and groups
+
+
+def max_over_faces(frames: FrameScores) -> FrameScores:
+    """One row per frame (``video_id``, ``frame_index``), its score the maximum over the frame's
+    faces (Shiohara & Yamasaki, CVPR 2022, Sec. 4.1: the frame score is the highest of its faces;
+    the video score is then the mean of its frames). Rows come out sorted by video and frame; a
+    frame's label is 1 if any of its faces is fake, its method that of its first row.
+
+    >>> rows = FrameScores(np.array(["v", "v", "v", "w"]), np.array([3, 3, 4, 3]), np.array([1, 1, 1, 0]),
+    ...                    np.array([0.2, 0.9, 0.4, 0.1]), np.array(["M", "M", "M", "real"]))
+    >>> frames = max_over_faces(rows)
+    >>> frames.video_ids.tolist(), frames.frame_indices.tolist(), frames.scores.tolist()
+    (['v', 'v', 'w'], [3, 4, 3], [0.9, 0.4, 0.1])
+    """
+    ids = np.asarray(frames.video_ids, dtype=str)
+    index = np.asarray(frames.frame_indices, dtype=np.int64)
+    keys, first, group = np.unique(
+        np.rec.fromarrays([ids, index], names="video,frame"), return_index=True, return_inverse=True
+    )
+    group = group.reshape(-1)
+    scores = np.full(len(keys), -np.inf)
+    np.maximum.at(scores, group, np.asarray(frames.scores, dtype=np.float64))
+    labels = np.zeros(len(keys), dtype=np.int64)
+    np.maximum.at(labels, group, np.asarray(frames.labels, dtype=np.int64))
+    return FrameScores(
+        video_ids=keys["video"].astype(str),
+        frame_indices=keys["frame"].astype(np.int64),
+        labels=labels,
+        scores=scores,
+        methods=np.asarray(frames.methods, dtype=str)[first],
+    )
 
 
 def video_scores(

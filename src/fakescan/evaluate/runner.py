@@ -193,7 +193,8 @@ def score_dataset(
 
 def binary_results(predictions: Any, threshold: float, aggregate: str = "mean") -> tuple[Any, Any, Any]:
     """Frame metrics, video scores and video metrics of a scoring pass, as ``fakescan test`` reports
-    them (``predictions``: :class:`~fakescan.scoring.Predictions`)."""
+    them (``predictions``: :class:`~fakescan.scoring.Predictions` or the
+    :class:`~fakescan.evaluate.metrics.FrameScores` rows made of it: labels, scores, video ids)."""
     from fakescan.evaluate.metrics import binary_metrics, video_scores
 
     frame = binary_metrics(predictions.labels, predictions.scores, threshold)
@@ -232,6 +233,7 @@ def run_test(
     workers: int = 0,
     device: str = "auto",
     aggregate: str = "mean",
+    faces: str = "all",
     names: Sequence[str] | None = None,
     on_set: Callable[[TestSetResult], None] | None = None,
 ) -> TestReport:
@@ -241,14 +243,24 @@ def run_test(
         split: the split of each crop table to test on (``None``: every crop).
         force: test even where the data overlaps the checkpoint's training videos.
         aggregate: video score from frame probabilities, ``"mean"`` or ``"confident"``.
+        faces: ``"all"``: every face crop is a frame row of its own; ``"max"``: one row per frame,
+            scored by its most suspicious face (:func:`~fakescan.evaluate.metrics.max_over_faces`, as
+            SBI evaluates), before the frame metrics and the video scores.
         names: a name per test set (default: the folder names).
 
     Raises:
         SplitLeakError: a test set shares videos with the training data (unless ``force``).
-        ConfigError: a folder without a crop table or without crops of ``split``.
+        ConfigError: a folder without a crop table or without crops of ``split``, or an unknown
+            ``faces``.
     """
     from fakescan.data.loading import CropFolderDataset
-    from fakescan.evaluate.metrics import FrameScores, multiclass_metrics, per_group_metrics
+    from fakescan.evaluate.metrics import (
+        FACE_AGGREGATIONS,
+        FrameScores,
+        max_over_faces,
+        multiclass_metrics,
+        per_group_metrics,
+    )
     from fakescan.evaluate.report import (
         cross_dataset_table,
         plot_roc,
@@ -257,6 +269,8 @@ def run_test(
         write_video_scores_csv,
     )
 
+    if faces not in FACE_AGGREGATIONS:
+        raise ConfigError(f"unknown faces {faces!r}; choose one of {', '.join(FACE_AGGREGATIONS)}")
     out_dir = Path(out_dir)
     sets, overlaps, checked = load_test_sets(checkpoint, test_dirs, split, force, names)
     model, meta, dev = load_scorer(checkpoint, device)
@@ -275,18 +289,21 @@ def run_test(
         predictions = score_dataset(model, dataset, dev, batch_size, workers)
         method_of = {r.video_id: r.method for r in records}
         methods = np.array([method_of.get(v, "") for v in predictions.video_ids])
-        frame, videos, video = binary_results(predictions, threshold, aggregate)
-        per_method = per_group_metrics(methods, predictions.labels, predictions.scores, threshold)
+        rows = FrameScores.of_predictions(predictions, methods)
+        if faces == "max":
+            rows = max_over_faces(rows)
+        frame, videos, video = binary_results(rows, threshold, aggregate)
+        per_method = per_group_metrics(rows.methods, rows.labels, rows.scores, threshold)
         multiclass = None
         if predictions.probs is not None:
             multiclass = multiclass_metrics(predictions.class_labels, predictions.probs, meta.class_names)
         set_dir = out_dir / name
         make_output_dir(set_dir)
-        write_scores_csv(set_dir / "frames.csv", FrameScores.of_predictions(predictions, methods))
+        write_scores_csv(set_dir / "frames.csv", rows)
         write_video_scores_csv(set_dir / "videos.csv", videos, threshold)
         plot_roc(
             set_dir / "roc.png",
-            {"frame": (predictions.labels, predictions.scores), "video": (videos.labels, videos.scores)},
+            {"frame": (rows.labels, rows.scores), "video": (videos.labels, videos.scores)},
             title=f"ROC: {name}",
         )
         write_metrics_json(
@@ -297,6 +314,7 @@ def run_test(
                 "split": split,
                 "threshold": threshold,
                 "aggregate": aggregate,
+                "faces": faces,
                 "overlap_with_training": overlaps[name] if checked else None,
                 "skipped_crops": [{"crop": c.crop, "reason": c.reason} for c in skipped],
                 "frame": frame,
@@ -319,7 +337,7 @@ def run_test(
         )
         report.results.append(result)
         frame_results[name], video_results[name] = frame, video
-        curves[name] = (predictions.labels, predictions.scores)
+        curves[name] = (rows.labels, rows.scores)
         if on_set is not None:
             on_set(result)
 

@@ -11,19 +11,34 @@ A pseudo-fake is a pure function of the real crop, the seed and the epoch: its b
 ``sample_rng(seed, epoch, crop + "#sbi")``, so it is a new fake every epoch, the same in every worker
 and process, and the same again when a run resumes. With ``fixed=True`` (validation) the fakes are
 those of epoch 0 whatever the epoch, so that checkpoints are compared on the same data.
+
+Masks: by default the blend region is an ellipse in the central face box of a centred 1.3× crop.
+With ``landmarks`` (a :class:`~fakescan.data.faces.landmarks.CropLandmarks`), it is the convex hull
+of the crop's 68 dlib landmarks, as in the paper (Sec. 3.2), then deformed and blurred
+(:func:`fakescan.synth.masks.face_mask`); the landmarks of each crop are found once and kept. A crop
+whose face the landmark detector does not find falls back to the ellipse; the first such crop is
+logged (a warning naming the file) and :attr:`PseudoFakeDataset.landmark_fallbacks` counts them.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+import numpy as np
 from torch.utils.data import Dataset
 
 from fakescan.data.datasets.index import CropRecord
 from fakescan.data.loading import Balance, CropFolderDataset, Sample, sample_rng
 from fakescan.synth.sbi import SBIConfig, SBIResult, self_blend
 
+if TYPE_CHECKING:
+    from fakescan.data.faces.landmarks import CropLandmarks
+
 __all__ = ["SBI_METHOD", "SBI_SUFFIX", "PseudoFakeDataset"]
+
+_log = logging.getLogger(__name__)
 
 SBI_METHOD = "SBI"
 """The class name (method) of the self-blended pseudo-fakes."""
@@ -47,6 +62,8 @@ class PseudoFakeDataset(Dataset[Sample]):
         fixed: the same pseudo-fakes in every epoch (those of epoch 0), for validation; by default
             they are drawn anew each epoch (:meth:`set_epoch`).
         config: the random ranges of the self-blending (default :class:`~fakescan.synth.sbi.SBIConfig`).
+        landmarks: blend through the deformed hull of each crop's landmarks (the paper's masks)
+            instead of the central ellipse; crops without a found face fall back to the ellipse.
 
     Attributes:
         class_names: ``base.class_names`` with :data:`SBI_METHOD` appended (unless already there),
@@ -56,10 +73,18 @@ class PseudoFakeDataset(Dataset[Sample]):
         InputError: a crop file is missing or not a decodable image (the error names the file).
     """
 
-    def __init__(self, base: CropFolderDataset, fixed: bool = False, config: SBIConfig | None = None) -> None:
+    def __init__(
+        self,
+        base: CropFolderDataset,
+        fixed: bool = False,
+        config: SBIConfig | None = None,
+        landmarks: CropLandmarks | None = None,
+    ) -> None:
         self.base = base
         self.fixed = fixed
         self.config = config if config is not None else SBIConfig()
+        self.landmarks = landmarks
+        self._points: dict[int, np.ndarray | None] = {}
         self.real_positions = [i for i, record in enumerate(base.records) if record.label == 0]
         names = tuple(base.class_names)
         self.class_names: tuple[str, ...] = names if SBI_METHOD in names else (*names, SBI_METHOD)
@@ -94,7 +119,28 @@ class PseudoFakeDataset(Dataset[Sample]):
         """
         position, record = self._real_record(index)
         rng = sample_rng(self.base.seed, self.epoch, record.crop + SBI_SUFFIX)
-        return self_blend(self.base.pixels(position), rng, config=self.config)
+        pixels = self.base.pixels(position)
+        return self_blend(pixels, rng, landmarks=self._landmarks_of(position, pixels), config=self.config)
+
+    @property
+    def landmark_fallbacks(self) -> int:
+        """How many of the crops looked at so far (in this process) got the ellipse mask because no
+        face was found for their landmarks."""
+        return sum(points is None for points in self._points.values()) if self.landmarks is not None else 0
+
+    def _landmarks_of(self, position: int, pixels: np.ndarray) -> np.ndarray | None:
+        if self.landmarks is None:
+            return None
+        if position not in self._points:
+            points = self.landmarks(pixels)
+            if points is None and self.landmark_fallbacks == 0:
+                _log.warning(
+                    "%s: no face found for landmarks; its self-blend uses the central ellipse mask "
+                    "(further such crops are counted, not logged)",
+                    self.base.crops_root / self.base.records[position].crop,
+                )
+            self._points[position] = points
+        return self._points[position]
 
     def __getitem__(self, index: int) -> Sample:
         if 0 <= index < len(self.base):

@@ -34,12 +34,15 @@ __all__ = [
     "parse_image_size",
 ]
 
-Scheduler = Literal["plateau", "step", "none"]
+Scheduler = Literal["plateau", "step", "linear", "none"]
+Optimizer = Literal["adam", "sgd", "sam"]
 Balance = Literal["none", "subsample", "weighted"]
 PseudoFakes = Literal["none", "sbi"]
 PSEUDO_FAKES: tuple[str, ...] = ("none", "sbi")
 Augment = Literal["default", "robust", "none"]
 AUGMENTS: tuple[str, ...] = ("default", "robust", "none")
+SBIMask = Literal["ellipse", "landmarks"]
+SBI_MASKS: tuple[str, ...] = ("ellipse", "landmarks")
 ThresholdRule = Literal["eer", "youden", "acc"]
 
 
@@ -48,17 +51,28 @@ class OptimConfig:
     """Optimiser and schedule.
 
     Attributes:
-        lr: Adam learning rate.
-        weight_decay: Adam's (decoupled from ``l2``) weight decay.
+        optimizer: ``"adam"``; ``"sgd"`` (with ``momentum``); ``"sam"``: Sharpness-Aware Minimization
+            over SGD (Foret et al., ICLR 2021; :class:`~fakescan.train.sam.SAM`), two forward/backward
+            passes per step, in full precision (``amp`` is not used with it).
+        lr: learning rate.
+        weight_decay: the optimiser's weight decay (apart from ``l2``).
+        momentum: SGD's momentum (``"sgd"`` and ``"sam"``).
+        sam_rho: SAM's neighbourhood radius ρ.
         l1, l2: strengths of L1 / L2 penalties on the weights of convolutions and linear layers,
             added to the loss (the classic ``--l1 / --l2`` options, Keras-style kernel regularisers).
-        scheduler: ``"plateau"`` (reduce on validation-loss plateau), ``"step"`` or ``"none"``.
+        scheduler: ``"plateau"`` (reduce on validation-loss plateau), ``"step"``, ``"linear"``
+            (constant, then a linear decay towards 0 from ``linear_decay_start`` of the epochs on, as
+            SBI trains) or ``"none"``.
         plateau_factor, plateau_patience: the plateau schedule (MD-CSD: ×0.2 after 2 epochs).
         step_size, step_gamma: the step schedule (epochs between decays, factor).
+        linear_decay_start: the ``"linear"`` schedule's start, a fraction of ``epochs`` in ``[0, 1)``.
     """
 
+    optimizer: Optimizer = "adam"
     lr: float = 2e-4
     weight_decay: float = 0.0
+    momentum: float = 0.9
+    sam_rho: float = 0.05
     l1: float = 0.0
     l2: float = 0.0
     scheduler: Scheduler = "plateau"
@@ -66,6 +80,7 @@ class OptimConfig:
     plateau_patience: int = 2
     step_size: int = 10
     step_gamma: float = 0.5
+    linear_decay_start: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -90,6 +105,10 @@ class DataConfig:
             each epoch, so a real/fake model can learn from real faces alone; when the validation data
             has no fakes, its reals get fixed SBI fakes so that AUC can be computed, otherwise
             validation is left untouched. ``"none"``: no pseudo-fakes.
+        sbi_mask: the blend region of the pseudo-fakes: ``"landmarks"``, the convex hull of each
+            crop's 68 dlib landmarks, deformed and blurred, as in the paper (the predictor is fetched
+            from the package registry once; crops without a found face fall back to the ellipse), or
+            ``"ellipse"``, an ellipse in the central face box.
     """
 
     image_size: int = 256
@@ -100,6 +119,7 @@ class DataConfig:
     balance: Balance = "none"
     max_steps_per_epoch: int | None = None
     pseudo_fakes: PseudoFakes = "none"
+    sbi_mask: SBIMask = "ellipse"
 
     def __post_init__(self) -> None:
         if isinstance(self.augment, bool):  # the older on/off form
@@ -131,7 +151,7 @@ class TrainConfig:
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``…
         amp: mixed precision on CUDA (ignored on CPU).
         threshold_rule: how the decision threshold is calibrated on validation.
-        pretrained: local ImageNet Xception weights for the models that take them.
+        pretrained: local ImageNet weights for the models that take them (Xception, EfficientNet).
     """
 
     model: str = "xception"
@@ -161,6 +181,8 @@ class TrainConfig:
             raise ConfigError(
                 f"unknown pseudo_fakes {self.data.pseudo_fakes!r} (choose {' or '.join(PSEUDO_FAKES)})"
             )
+        if self.data.sbi_mask not in SBI_MASKS:
+            raise ConfigError(f"unknown sbi_mask {self.data.sbi_mask!r} (choose {' or '.join(SBI_MASKS)})")
         if self.data.pseudo_fakes != "none" and self.classes != 2:
             raise ConfigError(
                 f"pseudo_fakes={self.data.pseudo_fakes!r} needs a real/fake model (classes 2), got classes "

@@ -204,11 +204,32 @@ def load_training_data(
 
 
 def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    """Adam over the model's parameter groups (its own ``param_groups(lr, wd)`` when it has one)."""
+    """The optimiser of ``config.optim.optimizer`` (Adam, SGD, or SAM over SGD) over the model's
+    parameter groups (its own ``param_groups(lr, wd)`` when it has one)."""
     optim = config.optim
     groups_of = getattr(model, "param_groups", None)
     groups = groups_of(optim.lr, optim.weight_decay) if callable(groups_of) else model.parameters()
-    return torch.optim.Adam(groups, lr=optim.lr, weight_decay=optim.weight_decay)
+    if optim.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=optim.lr, weight_decay=optim.weight_decay)
+    sgd = {"lr": optim.lr, "momentum": optim.momentum, "weight_decay": optim.weight_decay}
+    if optim.optimizer == "sgd":
+        return torch.optim.SGD(groups, **sgd)
+    if optim.optimizer == "sam":
+        from fakescan.train.sam import SAM
+
+        return SAM(groups, torch.optim.SGD, rho=optim.sam_rho, **sgd)
+    raise ConfigError(f"unknown optimizer {optim.optimizer!r} (choose adam, sgd or sam)")
+
+
+def linear_decay_factor(epoch: int, epochs: int, start: float) -> float:
+    """Learning-rate factor of the ``"linear"`` schedule: 1 up to epoch ``⌊start·epochs⌋``, then falling
+    linearly so that the last epoch runs at ``1/(epochs − ⌊start·epochs⌋)`` of the base rate.
+
+    >>> [round(linear_decay_factor(e, 8, 0.5), 2) for e in range(8)]
+    [1.0, 1.0, 1.0, 1.0, 1.0, 0.75, 0.5, 0.25]
+    """
+    first = int(start * epochs)
+    return 1.0 if epoch <= first else max(0.0, (epochs - epoch) / (epochs - first))
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig) -> Any:
@@ -220,9 +241,16 @@ def build_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig) -> An
         )
     if optim.scheduler == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=optim.step_size, gamma=optim.step_gamma)
+    if optim.scheduler == "linear":
+        if not 0 <= optim.linear_decay_start < 1:
+            raise ConfigError(f"linear_decay_start must be in [0, 1), got {optim.linear_decay_start}")
+        epochs, start = config.epochs, optim.linear_decay_start
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda epoch: linear_decay_factor(epoch, epochs, start)
+        )
     if optim.scheduler == "none":
         return None
-    raise ConfigError(f"unknown scheduler {optim.scheduler!r} (choose plateau, step or none)")
+    raise ConfigError(f"unknown scheduler {optim.scheduler!r} (choose plateau, step, linear or none)")
 
 
 def weight_penalty(model: nn.Module, l1: float, l2: float) -> torch.Tensor | None:
@@ -360,6 +388,8 @@ def _train_epoch(
     ``model`` is what the step calls (a ``DistributedDataParallel`` wrapper under ``torchrun``);
     ``module`` is the model itself, whose weights the L1/L2 penalty reads.
     """
+    from fakescan.train.sam import SAM
+
     model.train()
     weights = LossWeights(config.loss.reconstruction, config.loss.metric, config.loss.flooding)
     loss_sum, seen, started = 0.0, 0, time.perf_counter()
@@ -368,17 +398,24 @@ def _train_epoch(
         if limit is not None and step >= limit:
             break
         batch = cpu_batch.to(device, non_blocking=True)
-        with torch.autocast(device.type, enabled=scaler is not None):
-            output = model(batch.images, return_aux=True)
-            assert isinstance(output, DetectorOutput)
-            loss, _ = detector_loss(output, batch.images, _targets(batch, output.logits.shape[1]), weights)
-        penalty = weight_penalty(module, config.optim.l1, config.optim.l2)
-        if penalty is not None:
-            loss = loss + penalty
+
+        def compute_loss(batch: Batch = batch) -> torch.Tensor:
+            with torch.autocast(device.type, enabled=scaler is not None):
+                output = model(batch.images, return_aux=True)
+                assert isinstance(output, DetectorOutput)
+                targets = _targets(batch, output.logits.shape[1])
+                loss, _ = detector_loss(output, batch.images, targets, weights)
+            penalty = weight_penalty(module, config.optim.l1, config.optim.l2)
+            return loss if penalty is None else loss + penalty
+
+        loss = compute_loss()
         if not torch.isfinite(loss):
             raise ConfigError(f"training loss became {loss.item()} at step {step}; lower the learning rate")
         optimizer.zero_grad(set_to_none=True)
-        if scaler is not None:
+        if isinstance(optimizer, SAM):  # the loss at w, then the step with the gradient at w + ε̂
+            loss.backward()
+            optimizer.step(lambda: _backward(compute_loss()))
+        elif scaler is not None:
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
@@ -392,6 +429,11 @@ def _train_epoch(
     if seen == 0:
         raise ConfigError("the training data yielded no batch")
     return loss_sum, seen, time.perf_counter() - started
+
+
+def _backward(loss: torch.Tensor) -> torch.Tensor:
+    loss.backward()
+    return loss
 
 
 def _all_ranks_speed(
@@ -520,11 +562,16 @@ def _loaders(data: TrainingData, config: TrainConfig, input_cfg: Any) -> tuple[A
         # An SBI fake of every real training crop, new each epoch; a validation set without fakes gets
         # fixed ones (the same every epoch) so that checkpoints are chosen on a real/fake task.
         assert isinstance(train_set, CropFolderDataset)
-        train_set = PseudoFakeDataset(train_set)
+        landmarks = None
+        if config.data.sbi_mask == "landmarks":
+            from fakescan.data.faces.landmarks import CropLandmarks, landmark_model_path
+
+            landmarks = CropLandmarks(landmark_model_path())  # fetched now: a failure stops before training
+        train_set = PseudoFakeDataset(train_set, landmarks=landmarks)
         if not any(record.label == 1 for record in data.val):
             if not isinstance(val_set, CropFolderDataset):
                 raise ConfigError(f"{data.val_root}: validation pseudo-fakes need a crops folder")
-            val_set = PseudoFakeDataset(val_set, fixed=True)
+            val_set = PseudoFakeDataset(val_set, fixed=True, landmarks=landmarks)
     _require_both_labels(data, pseudo_fakes=isinstance(val_set, PseudoFakeDataset))
     balance = {"none": None, "weighted": "label" if config.num_outputs == 1 else "class"}.get(
         config.data.balance, None
@@ -670,7 +717,11 @@ def _fit(
     val_loader = _rank_slice_loader(val_loader, context)
     optimizer = build_optimizer(model, config)
     scheduler = build_scheduler(optimizer, config)
-    scaler = torch.amp.GradScaler("cuda") if device.type == "cuda" and config.amp else None
+    from fakescan.train.sam import SAM
+
+    # SAM's two steps run in full precision: a loss scale would have to be shared by both.
+    use_amp = device.type == "cuda" and config.amp and not isinstance(optimizer, SAM)
+    scaler = torch.amp.GradScaler("cuda") if use_amp else None
     stopper = EarlyStopping(config.early_stopping)
 
     train_videos = data.train_videos

@@ -1,0 +1,56 @@
+"""The SBI recipe end to end: `fakescan train MODEL REALS VAL --config sbi-efficientnet_b4` on real
+crops alone (Shiohara & Yamasaki, CVPR 2022), small: EfficientNet-B0 at 64 px, 2 short epochs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from fakescan.checkpoints import read_checkpoint_meta
+from fakescan.cli import app
+from fakescan.data.datasets.index import read_crop_table, write_crop_table
+from tests.train.crops import SIZE
+
+
+def real_only(crops_dir: Path, out: Path) -> Path:
+    """The real crops of ``crops_dir`` (train and val splits) in a folder of their own."""
+    records = [r for r in read_crop_table(crops_dir / "crops.csv") if r.label == 0 and r.split != "test"]
+    for record in records:
+        (out / record.crop).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(crops_dir / record.crop, out / record.crop)
+    write_crop_table(out / "crops.csv", records)
+    return out
+
+
+@pytest.mark.slow
+def test_the_sbi_preset_trains_on_reals_alone(crops_dir: Path, tmp_path: Path) -> None:
+    reals = real_only(crops_dir, tmp_path / "reals")
+    run = tmp_path / "run"
+    arguments = ["train", "efficientnet_b0", reals, reals, "--config", "sbi-efficientnet_b4", "--out", run,
+                 "--epochs", 2, "--image_size", SIZE, "--batch_size", 8, "--max-steps-per-epoch", 2,
+                 "--device", "cpu"]  # fmt: skip
+    done = CliRunner().invoke(app, [str(a) for a in arguments])
+    assert done.exit_code == 0, done.output
+    assert "self-blended pseudo-fakes" in done.output and "best checkpoint" in done.output
+    config = json.loads((run / "config.json").read_text())
+    assert (config["model"], config["optim"]["optimizer"], config["optim"]["scheduler"]) == (
+        "efficientnet_b0",
+        "sam",
+        "linear",
+    )
+    assert (config["data"]["pseudo_fakes"], config["data"]["sbi_mask"]) == ("sbi", "landmarks")
+    log = (run / "log.csv").read_text().splitlines()
+    header, *rows = [line.split(",") for line in log]
+    assert len(rows) == 2
+    # Validation had no fakes: its reals got fixed self-blends, so the AUC exists. SGD's learning rate
+    # is the preset's (both epochs fall before the linear decay's first step below 1; see test_sam).
+    column = {name: n for n, name in enumerate(header)}
+    assert all(0.0 <= float(row[column["val_auc"]]) <= 1.0 for row in rows)
+    assert [float(row[column["lr"]]) for row in rows] == [1e-3, 1e-3]
+    meta = read_checkpoint_meta(run / "best.json")
+    assert meta.model == "efficientnet_b0" and meta.input_cfg.image_size == SIZE
+    assert meta.input_cfg.mean == (0.485, 0.456, 0.406)  # no AdvProp file: ImageNet normalisation
