@@ -43,14 +43,14 @@ def test_faces_max_keeps_the_top_face_of_each_frame(samples: Path, tmp_path: Pat
     every = read_scores_csv(tmp_path / "all/crops/frames.csv")
     top = read_scores_csv(tmp_path / "max/crops/frames.csv")
     assert len(every) == len(records) and len(top) == 3
-    group_rows = every.video_ids == "group"
-    assert top.scores[top.video_ids == "group"].tolist() == [every.scores[group_rows].max()]
-    pair = top.video_ids == "pair"
+    group_rows = every.video_ids == "t/group"  # ids are dataset/video_id
+    assert top.scores[top.video_ids == "t/group"].tolist() == [every.scores[group_rows].max()]
+    pair = top.video_ids == "t/pair"
     assert sorted(top.scores[pair].tolist()) == sorted(every.scores[~group_rows].tolist())
     metrics = json.loads((tmp_path / "max/crops/metrics.json").read_text())
     assert metrics["faces"] == "max" and metrics["frame"]["n"] == 3
     videos = {row["video_id"]: row for row in _video_rows(tmp_path / "max/crops/videos.csv")}
-    assert float(videos["pair"]["score"]) == pytest.approx(np.mean(every.scores[~group_rows]))
+    assert float(videos["t/pair"]["score"]) == pytest.approx(np.mean(every.scores[~group_rows]))
     with pytest.raises(ConfigError, match="faces"):
         run_test(checkpoint, [crops], tmp_path / "bad", device="cpu", faces="mean")
 
