@@ -71,7 +71,8 @@ def test_video_job_gives_the_predict_result_and_evidence(
     import cv2
 
     picture = cv2.imdecode(np.frombuffer(heat.content, np.uint8), cv2.IMREAD_COLOR)
-    assert picture.shape == (64, 64, 3) and picture.std() > 5  # a heat map over a face, not a blank
+    # a heat map over the face crop (cut at the extraction size, 256 px), not a blank
+    assert picture.shape == (256, 256, 3) and picture.std() > 5
     assert not (client.app.state.store.upload_path(job_id)).exists()  # type: ignore[attr-defined]
 
 

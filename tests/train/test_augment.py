@@ -65,4 +65,4 @@ def test_cli_augment_option_reaches_the_run(crops_dir: Path, tmp_path: Path) -> 
     bad = CliRunner().invoke(
         app, ["train", "cnn", str(crops_dir), str(crops_dir), "--out", str(run), "--augment", "x"]
     )
-    assert bad.exit_code == 1 and "unknown augment" in bad.output
+    assert bad.exit_code == 2 and "unknown augment" in bad.output

@@ -226,7 +226,10 @@ def test_mdcsd_spectrum_statistics_come_from_the_training_crops(crops_dir: Path,
     from fakescan.train.engine import TrainingData
 
     full = load_training_data(crops_dir, crops_dir)
-    data = TrainingData(full.train[::4], full.val[::6], crops_dir, crops_dir, full.class_names)
+    val = [r for r in full.val if r.label == 0][::6] + [r for r in full.val if r.label == 1][
+        ::6
+    ]  # both classes
+    data = TrainingData(full.train[::4], val, crops_dir, crops_dir, full.class_names)
     config = _config(model="mdcsd", epochs=1, data={"batch_size": 4, "max_steps_per_epoch": 1})
     fit(config, data, tmp_path / "run")
     model, meta = load_checkpoint(tmp_path / "run/best")

@@ -60,6 +60,7 @@ __all__ = [
     "ManifestRow",
     "MediaItem",
     "Status",
+    "build_detector",
     "collect_inputs",
     "describe_failure",
     "extract_item",
@@ -728,9 +729,14 @@ def write_manifest(path: Path, rows: Iterable[ManifestRow]) -> None:
 _worker_detector: FaceDetector | None = None
 
 
-def _build_detector(config: ExtractConfig) -> FaceDetector:
-    options = {"max_side": config.detect_max_side}
-    return shared_detector(config.detector, weights=config.detector_weights, **options)
+def build_detector(config: ExtractConfig) -> FaceDetector:
+    """The face detector ``config`` names, built once per process
+    (:func:`~fakescan.data.faces.shared_detector`).
+
+    Raises:
+        DetectorError: the detector cannot be built (missing weights, ...).
+    """
+    return shared_detector(config.detector, weights=config.detector_weights, max_side=config.detect_max_side)
 
 
 def _worker_init(config: ExtractConfig) -> None:
@@ -744,7 +750,7 @@ def _worker_init(config: ExtractConfig) -> None:
         torch.set_num_threads(1)
     except ImportError:
         pass
-    _worker_detector = _build_detector(config)
+    _worker_detector = build_detector(config)
 
 
 def _worker_run(item: MediaItem, config: ExtractConfig, out_dir: Path) -> ItemResult:
@@ -801,14 +807,14 @@ def run_extraction(
         if on_result:
             on_result(result, total)
     if workers <= 1 or len(items) <= 1:
-        detector = _build_detector(config)  # raise DetectorError before touching any file
+        detector = build_detector(config)  # raise DetectorError before touching any file
         for item in items:
             result = extract_item(item, config, detector, out_dir)
             results.append(result)
             if on_result:
                 on_result(result, total)
     else:
-        _build_detector(config)  # fail fast here rather than in every worker
+        build_detector(config)  # fail fast here rather than in every worker
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(
             workers, mp_context=context, initializer=_worker_init, initargs=(config,)

@@ -42,10 +42,11 @@ from fakescan.data.extract import (
     ExtractConfig,
     FrameFaces,
     MediaItem,
+    build_detector,
     collect_inputs,
     iter_frame_faces,
 )
-from fakescan.data.faces import FaceDetector, shared_detector
+from fakescan.data.faces import FaceDetector
 from fakescan.data.transforms import EvalTransform
 from fakescan.errors import ConfigError, DecodeError, InputError
 from fakescan.evaluate.metrics import AGGREGATIONS, Aggregation, video_scores
@@ -384,12 +385,7 @@ def run_prediction(
         raise ConfigError("--explain needs the PyTorch model: use --backend torch with the checkpoint")
     started = time.perf_counter()
     items, missing, ignored = collect_inputs(inputs)
-    extract_config = config.extract
-    detector = shared_detector(
-        extract_config.detector,
-        weights=extract_config.detector_weights,
-        max_side=extract_config.detect_max_side,
-    )
+    detector = build_detector(config.extract)
     total = len(items) + len(missing)
     threshold = predictor.threshold
     results: list[Prediction] = []

@@ -185,12 +185,12 @@ class JobRunner:
     _detector: Any = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        from fakescan.data.faces import create_detector
+        from fakescan.data.extract import ExtractConfig, build_detector
         from fakescan.predict import load_predictor
 
         for spec in self.specs:
             self.predictors[spec.name] = load_predictor(spec.path, backend=spec.backend, device=self.device)
-        self._detector = create_detector("hog")
+        self._detector = build_detector(ExtractConfig())  # predict's default detector
 
     def describe(self) -> list[dict[str, Any]]:
         """The served models, as ``GET /api/v1/models`` lists them."""
