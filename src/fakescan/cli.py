@@ -932,11 +932,10 @@ def robustness(
         console.print(
             f"{name}: {clean.crops} crops, clean frame AUC {clean.frame.auc:.4f}, video AUC "
             f"{clean.video.auc:.4f}; worst frame AUC {worst.frame.auc:.4f} ({worst.name} level {worst.level})"
-            + (f"; [yellow]{len(skipped)} unreadable crop(s) skipped[/]" if skipped else ""),
+            + (f"; {len(skipped)} unreadable crop(s) skipped" if skipped else ""),
             highlight=False,
         )
-        for crop in skipped[:5]:
-            console.print(f"[yellow]skipped[/] {crop.crop}: {crop.reason}", soft_wrap=True, highlight=False)
+        _print_skipped_crops(skipped, report.json_path)
     console.print(
         f"{len(report.cells)} cells in {report.seconds:.1f} s; summary: {report.summary_md}, "
         f"plot: {report.plot_png}",

@@ -29,7 +29,7 @@ import io
 import math
 import time
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,17 +38,16 @@ import numpy as np
 
 from fakescan.data.datasets.index import CropRecord
 from fakescan.data.loading import CropFolderDataset, sample_rng
+from fakescan.data.packing import SkippedCrop
 from fakescan.data.perturb import PERTURBATIONS, Perturbation, get_perturbation
-from fakescan.errors import ConfigError, FakescanError, InputError
+from fakescan.errors import ConfigError, FakescanError
 
 __all__ = [
     "CSV_COLUMNS",
     "PerturbedCropDataset",
     "RobustnessCell",
     "RobustnessReport",
-    "SkippedCrop",
     "plot_robustness",
-    "readable_records",
     "robustness_grid",
     "run_robustness",
 ]
@@ -74,14 +73,6 @@ CSV_COLUMNS: tuple[str, ...] = (
     "video_auc_relative_drop",
 )
 """The columns of ``robustness.csv``; the clean row has perturbation ``clean``, level 0."""
-
-
-@dataclass(frozen=True)
-class SkippedCrop:
-    """A crop left out because it could not be read: its path in the crop table and why."""
-
-    crop: str
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -161,29 +152,6 @@ def robustness_grid(
     if not grid:
         raise ConfigError(f"no perturbation has level(s) {','.join(map(str, wanted or []))}")
     return grid
-
-
-def readable_records(
-    records: Iterable[CropRecord], crops_root: str | Path
-) -> tuple[list[CropRecord], list[SkippedCrop]]:
-    """The records whose crop file reads and decodes, and the others with the reason.
-
-    >>> readable_records([], ".")
-    ([], [])
-    """
-    from fakescan.data.images import decode_image, read_file_bytes
-
-    root = Path(crops_root)
-    good, skipped = [], []
-    for record in records:
-        path = root / record.crop
-        try:
-            decode_image(read_file_bytes(path, "crop file"), path)
-        except InputError as error:
-            skipped.append(SkippedCrop(record.crop, error.reason))
-        else:
-            good.append(record)
-    return good, skipped
 
 
 class PerturbedCropDataset(CropFolderDataset):
@@ -300,6 +268,7 @@ def run_robustness(
         eval_dataset_options,
         load_scorer,
         load_test_sets,
+        readable_records,
         score_dataset,
     )
 

@@ -14,7 +14,7 @@ refused unless forced (and the overlap is then recorded in its metrics).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ __all__ = [
     "eval_dataset_options",
     "load_scorer",
     "load_test_sets",
+    "readable_records",
     "run_test",
     "score_dataset",
     "training_videos_of",
@@ -204,16 +205,21 @@ def binary_results(predictions: Any, threshold: float, aggregate: str = "mean") 
     return frame, videos, binary_metrics(videos.labels, videos.scores, threshold)
 
 
-def _readable(records: list[CropRecord], folder: Path) -> tuple[list[CropRecord], list[SkippedCrop]]:
-    """The records whose crop file decodes, and the others skipped with the reason, as ``pack`` does.
+def readable_records(
+    records: Iterable[CropRecord], crops_root: str | Path
+) -> tuple[list[CropRecord], list[SkippedCrop]]:
+    """The records whose crop file reads and decodes, and the others skipped with the reason, as
+    ``pack`` does. Decoding every crop once more costs little next to the model's forward pass on it.
 
-    Decoding every crop once more costs little next to the model's forward pass on it.
+    >>> readable_records([], ".")
+    ([], [])
     """
     from fakescan.data.images import decode_image, read_file_bytes
 
+    root = Path(crops_root)
     kept, skipped = [], []
     for record in records:
-        path = folder / record.crop
+        path = root / record.crop
         try:
             decode_image(read_file_bytes(path, "crop file"), path)
         except InputError as error:
@@ -280,7 +286,7 @@ def run_test(
     frame_results, video_results, curves = {}, {}, {}
     for test_set in sets:
         name, folder = test_set.name, test_set.folder
-        records, skipped = _readable(test_set.records, folder)
+        records, skipped = readable_records(test_set.records, folder)
         if not records:
             raise InputError(
                 folder, f"none of its {len(test_set.records)} crops could be read ({skipped[0].reason}, ...)"

@@ -20,6 +20,7 @@ from torch import nn
 
 from fakescan.errors import CheckpointMismatchError
 from fakescan.models._registry import register_model
+from fakescan.models._weights import load_matching
 from fakescan.models.layers import SeparableConv2d, XceptionBlock
 from fakescan.models.output import DetectorOutput, InputConfig
 
@@ -185,30 +186,14 @@ def load_pretrained(model: Xception, path: str | Path, strict_head: bool = False
     Raises:
         CheckpointMismatchError: naming the file and the first missing, unexpected or misshapen key.
     """
-    state = remap_legacy_xception(load_state_file(path))
-    own = model.state_dict()
-    if not strict_head:
-        for key in [k for k in state if k.startswith("fc.")]:
-            if key not in own or own[key].shape != state[key].shape:
-                del state[key]
-        for key in [k for k in own if k.startswith("fc.") and k not in state]:
-            state[key] = own[key]
-    for key in [k for k in own if k.endswith(".num_batches_tracked") and k not in state]:
-        state[key] = torch.zeros_like(own[key])
-    for key in sorted(set(own) | set(state), key=_key_order(own)):
-        if key not in state:
-            raise CheckpointMismatchError(f"{path}: missing key {key!r} (not an Xception state_dict?)")
-        if key not in own:
-            raise CheckpointMismatchError(f"{path}: unexpected key {key!r} (not an Xception state_dict?)")
-        if own[key].shape != state[key].shape:
-            got, need = tuple(state[key].shape), tuple(own[key].shape)
-            raise CheckpointMismatchError(f"{path}: key {key!r} has shape {got}, the model needs {need}")
-    model.load_state_dict(state, strict=True)
-
-
-def _key_order(own: Mapping[str, torch.Tensor]):
-    order = {key: n for n, key in enumerate(own)}
-    return lambda key: (order.get(key, len(order)), key)
+    load_matching(
+        model,
+        remap_legacy_xception(load_state_file(path)),
+        path,
+        "fc.",
+        "an Xception",
+        strict_head=strict_head,
+    )
 
 
 @register_model
