@@ -1219,6 +1219,12 @@ def serve(
     ] = 168.0,
     frames: Annotated[int, typer.Option(help="Frames per video when a request does not say.")] = 32,
     device: Annotated[str, typer.Option(help="torch backend: cpu or cuda.")] = "cpu",
+    detector: Annotated[
+        str,
+        typer.Option(
+            help="Face detector, as for predict (use the one the model's training crops were cut with)."
+        ),
+    ] = "blazeface-full",
 ) -> None:
     """Run the detection service: a REST API (/api/v1, OpenAPI at /docs) and a web page at /.
 
@@ -1235,13 +1241,23 @@ def serve(
             "pip install -c constraints.txt -e '.[serve]'"
         ) from None
 
+    from fakescan.data.extract import ExtractConfig
+
+    with _options():
+        ExtractConfig(detector=detector)  # an unknown detector is a usage error, before any worker starts
     settings = ServeSettings(
         models=tuple(resolve_models(model)),
         data_dir=data_dir,
         host=host,
         token=token,
         no_auth=no_auth,
-        pool=PoolSettings(workers=workers, queue_limit=queue_limit, job_timeout_s=job_timeout, device=device),
+        pool=PoolSettings(
+            workers=workers,
+            queue_limit=queue_limit,
+            job_timeout_s=job_timeout,
+            device=device,
+            detector=detector,
+        ),
         max_upload_bytes=int(max_upload_mb * 1_000_000),
         retention_s=retention_hours * 3600.0,
         default_frames=frames,

@@ -35,13 +35,15 @@ _READY_TIMEOUT_S = 600.0
 @dataclass(frozen=True)
 class PoolSettings:
     """How jobs run: ``workers`` processes, at most ``queue_limit`` jobs waiting, ``job_timeout_s``
-    per job, torch models on ``device`` with ``torch_threads`` threads per worker."""
+    per job, torch models on ``device`` with ``torch_threads`` threads per worker, faces found by
+    ``detector`` (a :data:`fakescan.data.faces.DETECTORS` name, as for ``fakescan predict``)."""
 
     workers: int = 2
     queue_limit: int = 16
     job_timeout_s: float = 600.0
     device: str = "cpu"
     torch_threads: int = 1
+    detector: str = "blazeface-full"
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -52,13 +54,15 @@ class PoolSettings:
             raise ConfigError(f"--job-timeout must be positive, got {self.job_timeout_s}")
 
 
-def _worker_main(conn: Any, specs: Sequence[ModelSpec], device: str, torch_threads: int) -> None:
+def _worker_main(
+    conn: Any, specs: Sequence[ModelSpec], device: str, torch_threads: int, detector: str
+) -> None:
     """A worker process: load the models, say ready (or why not), then run jobs until told to stop."""
     import torch
 
     torch.set_num_threads(torch_threads)
     try:
-        runner = JobRunner(specs, device=device)
+        runner = JobRunner(specs, device=device, detector=detector)
     except FakescanError as error:
         conn.send(("error", str(error)))
         return
@@ -100,7 +104,13 @@ class _Worker:
         parent, child = context.Pipe()
         self.process = context.Process(
             target=_worker_main,
-            args=(child, list(self.specs), self.settings.device, self.settings.torch_threads),
+            args=(
+                child,
+                list(self.specs),
+                self.settings.device,
+                self.settings.torch_threads,
+                self.settings.detector,
+            ),
             daemon=True,
             name="fakescan-serve-worker",
         )

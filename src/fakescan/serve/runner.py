@@ -176,11 +176,13 @@ class JobRunner:
     """The models (loaded once) and face detector of one worker process.
 
     Attributes:
-        specs: the models to serve; ``device``: where the torch models run.
+        specs: the models to serve; ``device``: where the torch models run; ``detector``: the
+            face detector (a :data:`fakescan.data.faces.DETECTORS` name).
     """
 
     specs: Sequence[ModelSpec]
     device: str = "cpu"
+    detector: str = "blazeface-full"
     predictors: dict[str, Any] = field(default_factory=dict, init=False)
     _detector: Any = field(default=None, init=False)
 
@@ -190,7 +192,7 @@ class JobRunner:
 
         for spec in self.specs:
             self.predictors[spec.name] = load_predictor(spec.path, backend=spec.backend, device=self.device)
-        self._detector = build_detector(ExtractConfig())  # predict's default detector
+        self._detector = build_detector(ExtractConfig(detector=self.detector))
 
     def describe(self) -> list[dict[str, Any]]:
         """The served models, as ``GET /api/v1/models`` lists them."""
@@ -212,7 +214,7 @@ class JobRunner:
         from fakescan.predict.engine import PredictConfig, PredictReport, predict_item
 
         predictor = self.predictors[request.model]
-        config = PredictConfig(extract=ExtractConfig(frames=request.frames))
+        config = PredictConfig(extract=ExtractConfig(frames=request.frames, detector=self.detector))
         expected = 1 if request.kind == "image" else request.frames
         detector = _CountingDetector(self._detector, lambda n: on_progress(0.8 * min(n, expected) / expected))
         started = time.perf_counter()
