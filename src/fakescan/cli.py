@@ -948,14 +948,33 @@ def robustness(
 @_report_errors
 def predict(
     inputs: Annotated[
-        list[Path], typer.Argument(metavar="INPUTS", help="Video or image files, or folders (recursive).")
+        list[Path],
+        typer.Argument(
+            metavar="INPUTS", help="Video or image files, or folders (recursive); with --merge, shard JSONs."
+        ),
     ],
     model: Annotated[
-        Path, typer.Option("--model", "-m", help="Checkpoint (stem, .safetensors or .json); .onnx for onnx.")
-    ],
+        Path | None,
+        typer.Option(
+            "--model", "-m", help="Checkpoint (stem, .safetensors or .json); .onnx for onnx. Required."
+        ),
+    ] = None,
     backend: Annotated[
         str, typer.Option(help="torch (the checkpoint) or onnx (an exported model).")
     ] = "torch",
+    precision: Annotated[
+        str, typer.Option(help="torch backend: fp32, or bf16 (bfloat16 autocast around the model).")
+    ] = "fp32",
+    shard: Annotated[
+        str | None,
+        typer.Option(help="Predict only part i of n (0-based, e.g. 0/4); --json/--csv get .shard-i-of-n."),
+    ] = None,
+    merge: Annotated[
+        str | None,
+        typer.Option(
+            help="Join the shard --json files given as INPUTS into one document at PATH ('-': stdout)."
+        ),
+    ] = None,
     frames: Annotated[int, typer.Option(help="Frames per video, evenly spaced.")] = 32,
     aggregate: Annotated[
         str,
@@ -1000,7 +1019,15 @@ def predict(
     from fakescan._atomic import check_output_file, make_output_dir
     from fakescan.data.extract import ExtractConfig
     from fakescan.predict import PredictConfig, Prediction, load_predictor, run_prediction
-    from fakescan.predict.engine import write_csv, write_json
+    from fakescan.predict.engine import PRECISIONS, shard_path, write_csv, write_json
+
+    if merge is not None:
+        _merge_predictions(inputs, merge)
+        return
+    if model is None:
+        raise UsageError("Missing option '--model' / '-m'.")
+    parsed_shard = _parse_shard(shard)
+    json_out, csv_out = (None if t is None else shard_path(t, parsed_shard) for t in (json_out, csv_out))
 
     with _options():
         config = PredictConfig(
@@ -1022,7 +1049,15 @@ def predict(
     for folder in (explain, save_crops):
         if folder is not None:
             make_output_dir(folder)
-    predictor = load_predictor(model, backend=backend, device=device, channels_last=channels_last)  # type: ignore[arg-type]
+    if precision not in PRECISIONS:
+        raise UsageError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    predictor = load_predictor(
+        model,
+        backend=backend,  # type: ignore[arg-type]  # validated by load_predictor
+        device=device,
+        channels_last=channels_last,
+        precision=precision,  # type: ignore[arg-type]  # checked above
+    )
     columns = (TextColumn("[bold]predict"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("predict", total=None)
@@ -1031,7 +1066,13 @@ def predict(
             progress.update(task, total=total, advance=1)
 
         report = run_prediction(
-            inputs, predictor, config, explain_dir=explain, crops_dir=save_crops, on_result=advance
+            inputs,
+            predictor,
+            config,
+            explain_dir=explain,
+            crops_dir=save_crops,
+            on_result=advance,
+            shard=parsed_shard,
         )
     title = f"fakescan predict · {report.model} · threshold {report.threshold:.3f}"
     table = Table(title=title, show_edge=False)
@@ -1056,6 +1097,30 @@ def predict(
     if csv_out is not None:
         write_csv(csv_out, report)
     _require_processed(len(report.predictions), report.processed)
+
+
+def _merge_predictions(files: Sequence[Path], target: str) -> None:
+    """``predict --merge``: join shard ``--json`` documents into one, written atomically."""
+    import json
+
+    from fakescan._atomic import check_output_file
+    from fakescan.errors import InputError
+    from fakescan.predict.engine import merge_documents, write_json
+
+    if target != "-":
+        check_output_file(target)
+
+    documents = []
+    for path in files:
+        try:
+            documents.append((str(path), json.loads(path.read_text(encoding="utf-8"))))
+        except OSError as error:
+            raise InputError(path, (error.strerror or str(error)).lower()) from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise InputError(path, f"not a JSON file ({error})") from None
+    merged = merge_documents(documents)
+    write_json(target, merged)
+    console.print(f"merged {len(files)} shards, {len(merged['results'])} files → {target}", soft_wrap=True)
 
 
 @app.command()

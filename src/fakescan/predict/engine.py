@@ -18,7 +18,13 @@ The verdict compares the score with the checkpoint's validation-calibrated thres
 
 Backends: ``torch`` (the checkpoint, eval mode, ``torch.inference_mode``, channels-last memory
 format by default) or ``onnx`` (a model written by :func:`fakescan.predict.export.export_onnx`, run
-in ONNX Runtime). Both give the same probabilities within 1e-4.
+in ONNX Runtime). Both give the same probabilities within 1e-4. The torch backend can run the
+model's forward pass under ``torch.autocast`` in bfloat16 (``precision="bf16"``); probabilities then
+move by up to about 1e-2 (see docs/predict.md).
+
+For job arrays, ``shard=(i, n)`` predicts only the files ``extract --shard i/n`` would take
+(:func:`fakescan.data.extract.select_shard`); :func:`shard_path` names each shard's output and
+:func:`merge_documents` joins the shards' ``--json`` documents into one.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ from fakescan.data.extract import (
     build_detector,
     collect_inputs,
     iter_frame_faces,
+    select_shard,
 )
 from fakescan.data.faces import FaceDetector
 from fakescan.data.transforms import EvalTransform
@@ -59,6 +66,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BACKENDS",
+    "PRECISIONS",
     "Backend",
     "PredictConfig",
     "PredictReport",
@@ -66,15 +74,19 @@ __all__ = [
     "Scorer",
     "TorchScorer",
     "load_predictor",
+    "merge_documents",
     "predict_item",
     "prediction_rows",
     "run_prediction",
+    "shard_path",
     "write_csv",
     "write_json",
 ]
 
 Backend = Literal["torch", "onnx"]
 BACKENDS: tuple[str, ...] = ("torch", "onnx")
+Precision = Literal["fp32", "bf16"]
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 CSV_FIELDS: tuple[str, ...] = (
     "path",
     "kind",
@@ -106,15 +118,19 @@ class TorchScorer:
         model: the detector (already in eval mode, on ``device``).
         device: where the batches go.
         channels_last: feed channels-last input (the model's weights should be converted too).
+        precision: ``"fp32"``, or ``"bf16"`` to run the forward pass under ``torch.autocast`` in
+            bfloat16 (on the CPU or CUDA; the logits come back as float32).
     """
 
     model: nn.Module
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     channels_last: bool = True
+    precision: Precision = "fp32"
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
         """Raw logits ``B×K`` on the CPU."""
-        with torch.inference_mode():
+        bf16 = self.precision == "bf16"
+        with torch.inference_mode(), torch.autocast(self.device.type, torch.bfloat16, enabled=bf16):
             x = images.to(self.device, non_blocking=True)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
@@ -157,17 +173,27 @@ class Predictor:
 
 
 def load_predictor(
-    path: str | Path, backend: Backend = "torch", device: str = "cpu", channels_last: bool = True
+    path: str | Path,
+    backend: Backend = "torch",
+    device: str = "cpu",
+    channels_last: bool = True,
+    precision: Precision = "fp32",
 ) -> Predictor:
     """Load a checkpoint (``torch``) or an exported ``.onnx`` model and its sidecar (``onnx``).
 
+    ``precision="bf16"`` (torch backend only) runs the forward pass under bfloat16 autocast.
+
     Raises:
-        ConfigError: an unknown backend or device.
+        ConfigError: an unknown backend, device or precision, or bf16 with the ONNX backend.
         InputError: a file is missing.
         CheckpointMismatchError: a truncated, corrupt or mismatched checkpoint or sidecar.
     """
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+    if precision not in PRECISIONS:
+        raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if backend == "onnx" and precision != "fp32":
+        raise ConfigError("--precision bf16 needs the torch backend; the ONNX backend runs float32")
     if backend == "onnx":
         from fakescan.predict.export import load_onnx_scorer
 
@@ -185,7 +211,10 @@ def load_predictor(
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     return Predictor(
-        meta=meta, scorer=TorchScorer(model, target, channels_last), backend="torch", model=model
+        meta=meta,
+        scorer=TorchScorer(model, target, channels_last, precision),
+        backend="torch",
+        model=model,
     )
 
 
@@ -364,6 +393,7 @@ def run_prediction(
     explain_dir: str | Path | None = None,
     crops_dir: str | Path | None = None,
     on_result: Callable[[Prediction, int], None] | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> PredictReport:
     """Predict every video and image in ``inputs`` (files and folders, searched recursively).
 
@@ -375,6 +405,9 @@ def run_prediction(
             (:func:`fakescan.predict.explain.explain_prediction`; needs the torch backend).
         crops_dir: if given, also write the face crops as ``crops_dir/<key>/<frame>.png``.
         on_result: called with each prediction and the number of files, as they finish.
+        shard: ``(i, n)`` to predict only the i-th of n disjoint parts of the files, chosen as
+            ``extract --shard`` chooses them; a missing input is reported by the one shard its
+            name hashes to, so merged shards list every input once.
 
     Raises:
         DetectorError: the face detector cannot be built.
@@ -385,6 +418,10 @@ def run_prediction(
         raise ConfigError("--explain needs the PyTorch model: use --backend torch with the checkpoint")
     started = time.perf_counter()
     items, missing, ignored = collect_inputs(inputs)
+    if shard is not None:
+        items = select_shard(items, *shard)
+        kept = {id(item) for item in select_shard([m.item for m in missing], *shard)}
+        missing = [m for m in missing if id(m.item) in kept]
     detector = build_detector(config.extract)
     total = len(items) + len(missing)
     threshold = predictor.threshold
@@ -450,6 +487,67 @@ def prediction_rows(predictions: Iterable[Prediction]) -> list[dict[str, Any]]:
     return rows
 
 
+def shard_path(target: str | Path, shard: tuple[int, int] | None) -> str:
+    """The output file of shard ``(i, n)``: ``out.json`` → ``out.shard-i-of-n.json``; ``-`` stays ``-``.
+
+    >>> shard_path("runs/out.json", (0, 4))
+    'runs/out.shard-0-of-4.json'
+    >>> shard_path("out.csv", None), shard_path("-", (1, 2))
+    ('out.csv', '-')
+    """
+    if shard is None or str(target) == "-":
+        return str(target)
+    path = Path(target)
+    return str(path.with_name(f"{path.stem}.shard-{shard[0]}-of-{shard[1]}{path.suffix}"))
+
+
+def merge_documents(documents: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Join the ``--json`` documents of the shards of one run into one document of the same schema.
+
+    Args:
+        documents: ``(name, document)`` pairs; the name (a file) is used in error messages.
+
+    Returns:
+        The run's document: ``model``, ``backend``, ``threshold`` and ``aggregate`` as in every shard,
+        ``seconds`` the sum of the shards' (CPU-side work, not wall time), ``results`` the shards'
+        results sorted by path.
+
+    Raises:
+        InputError: a document is not a ``predict --json`` document, disagrees with the first on
+            the model, backend, threshold or aggregation, or lists a file another shard lists too.
+    """
+    if not documents:
+        raise ConfigError("--merge needs at least one shard file")
+    shared = ("model", "backend", "threshold", "aggregate")
+    first_name, first = documents[0]
+    results: list[dict[str, Any]] = []
+    seen: dict[str, str] = {}
+    seconds = 0.0
+    for name, doc in documents:
+        if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
+            raise InputError(Path(name), "not a `fakescan predict --json` document (no results list)")
+        missing = [key for key in shared if key not in doc]
+        if missing:
+            raise InputError(Path(name), f"not a `fakescan predict --json` document (no {missing[0]})")
+        for key in shared:
+            if doc[key] != first[key]:
+                raise InputError(
+                    Path(name), f"its {key} {doc[key]!r} differs from {first_name}'s {first[key]!r}"
+                )
+        for result in doc["results"]:
+            path = str(result.get("path")) if isinstance(result, dict) else ""
+            if path in seen:
+                raise InputError(Path(name), f"{path} is also in {seen[path]} (overlapping shards)")
+            seen[path] = name
+            results.append(result)
+        seconds += float(doc.get("seconds", 0.0))
+    return {
+        **{key: first[key] for key in shared},
+        "seconds": round(seconds, 3),
+        "results": sorted(results, key=lambda r: r["path"]),
+    }
+
+
 def _emit(target: str | Path, text: str) -> None:
     if str(target) == "-":
         sys.stdout.write(text)
@@ -459,9 +557,10 @@ def _emit(target: str | Path, text: str) -> None:
         atomic_write_text(target, text)
 
 
-def write_json(target: str | Path, report: PredictReport) -> None:
-    """Write the report as JSON to a file (atomically) or to stdout (``"-"``)."""
-    _emit(target, json.dumps(report.to_dict(), indent=2) + "\n")
+def write_json(target: str | Path, report: PredictReport | dict[str, Any]) -> None:
+    """Write the report (or a merged document) as JSON to a file (atomically) or to stdout (``"-"``)."""
+    document = report if isinstance(report, dict) else report.to_dict()
+    _emit(target, json.dumps(document, indent=2) + "\n")
 
 
 def write_csv(target: str | Path, report: PredictReport) -> None:
