@@ -509,7 +509,7 @@ def merge_documents(documents: Sequence[tuple[str, dict[str, Any]]]) -> dict[str
 
     Returns:
         The run's document: ``model``, ``backend``, ``threshold`` and ``aggregate`` as in every shard,
-        ``seconds`` the sum of the shards' (CPU-side work, not wall time), ``results`` the shards'
+        ``seconds`` the sum of the shards' run times, ``results`` the shards'
         results sorted by path.
 
     Raises:
