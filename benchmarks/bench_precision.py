@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import torch
     from sklearn.metrics import roc_auc_score
+    from tests.train.crops import SIZE, build_crops_dir
 
     from fakescan.data.datasets.index import read_crop_table
     from fakescan.data.images import read_image
@@ -39,7 +40,6 @@ def main(argv: list[str] | None = None) -> int:
     from fakescan.predict import load_predictor
     from fakescan.train.config import load_config
     from fakescan.train.engine import fit, load_training_data
-    from tests.train.crops import SIZE, build_crops_dir
 
     work = Path(tempfile.mkdtemp(prefix="bench-precision-"))
     crops = build_crops_dir(fetch_samples(), work / "crops")
