@@ -11,7 +11,8 @@ the weights), saved as a checkpoint and loaded as ``fakescan predict`` loads it.
   (the model exported by :func:`fakescan.predict.export.export_onnx`, CPU execution provider) and,
   for reference, ``bf16`` (channels-last under CPU ``torch.autocast`` in bfloat16: faster where the
   CPU has bf16 instructions, but its logits move far more than float32 rounding, so ``predict``
-  does not use it). Best of ``--repeat`` timed calls after warm-up; each mode in a fresh process,
+  uses it only when asked, ``--precision bf16``; its AUC cost: ``bench_precision.py``). Best of
+  ``--repeat`` timed calls after warm-up; each mode in a fresh process,
   with the largest logit difference to the eager float32 model on the same batch.
 * **end to end** — ``run_prediction`` on a sample video (``--frames`` sampled frames: decode, HOG
   face detection at 480 px, crop, normalise, batched model), with the torch backend and with the
@@ -222,7 +223,7 @@ def _speedup_line(models: dict[str, Result], batch: int) -> str:
         bf16 = models["bf16"]
         line += (
             f"; bf16 autocast {(bf16.per_s or 0.0) / base.per_s:.2f}× but its logits move up to "
-            f"{bf16.max_abs_diff or 0.0:.1e}, so it is listed for reference and not used by `predict`"
+            f"{bf16.max_abs_diff or 0.0:.1e}, so `predict` uses it only with `--precision bf16`"
         )
     return line
 

@@ -1012,7 +1012,8 @@ def predict(
     Faces are found and cut as by `extract` (same sampling, detector, margin, --crop-size), then
     resized to the model's input size as in training; nothing is written unless
     --json/--csv/--explain/--save-crops ask for it. A file without a face gets the verdict no_face.
-    Exit code 1 only when no input could be read.
+    Exit code 1 only when no input could be read. For job arrays, --shard i/n predicts part i of n
+    (writing out.shard-i-of-n.json), and `predict --merge OUT.json SHARD.json ...` joins the parts.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
