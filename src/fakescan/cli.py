@@ -1052,6 +1052,8 @@ def predict(
             make_output_dir(folder)
     if precision not in PRECISIONS:
         raise UsageError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision != "fp32" and backend == "onnx":
+        raise UsageError(f"--precision {precision} needs the torch backend; the ONNX backend runs float32")
     predictor = load_predictor(
         model,
         backend=backend,  # type: ignore[arg-type]  # validated by load_predictor

@@ -99,5 +99,7 @@ def test_bf16_scores_stay_close_to_fp32_and_the_option_reaches_the_run(
     assert cli_prob != probs["fp32"][-1]
     bad = invoke("predict", inputs[1], "--model", checkpoint, "--precision", "int8")
     assert bad.exit_code == 2 and "--precision" in bad.stderr
+    onnx = invoke("predict", inputs[1], "--model", checkpoint, "--backend", "onnx", "--precision", "bf16")
+    assert onnx.exit_code == 2 and "torch backend" in onnx.stderr
     with pytest.raises(ConfigError, match="torch backend"):
         load_predictor(checkpoint, backend="onnx", precision="bf16")

@@ -13,8 +13,10 @@ from fakescan.predict.engine import (
     Predictor,
     PredictReport,
     load_predictor,
+    merge_documents,
     predict_item,
     run_prediction,
+    shard_path,
     write_csv,
     write_json,
 )
@@ -30,8 +32,10 @@ __all__ = [
     "Predictor",
     "Verdict",
     "load_predictor",
+    "merge_documents",
     "predict_item",
     "run_prediction",
+    "shard_path",
     "write_csv",
     "write_json",
 ]

@@ -535,7 +535,11 @@ def merge_documents(documents: Sequence[tuple[str, dict[str, Any]]]) -> dict[str
                     Path(name), f"its {key} {doc[key]!r} differs from {first_name}'s {first[key]!r}"
                 )
         for result in doc["results"]:
-            path = str(result.get("path")) if isinstance(result, dict) else ""
+            if not isinstance(result, dict) or not isinstance(result.get("path"), str):
+                raise InputError(
+                    Path(name), "a result without a path (not a `fakescan predict --json` document)"
+                )
+            path = result["path"]
             if path in seen:
                 raise InputError(Path(name), f"{path} is also in {seen[path]} (overlapping shards)")
             seen[path] = name
