@@ -37,3 +37,10 @@ def test_a_detector_is_built_once_per_process_and_loads_only_its_backend() -> No
     )
     assert "cv2" in loaded
     assert not loaded & {"torch", "dlib"}
+
+
+def test_the_command_line_default_detector_is_the_library_one() -> None:
+    from fakescan import cli
+    from fakescan.data.faces import DEFAULT_DETECTOR
+
+    assert cli._DEFAULT_DETECTOR == DEFAULT_DETECTOR

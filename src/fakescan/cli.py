@@ -146,6 +146,9 @@ def _parse_shard(text: str | None) -> tuple[int, int] | None:
 # the data set's adapter only when given; one that the data set does not take is an error.
 _DATASET_HELP = "Data set layout: ffpp, dfd, celebdf-v1, celebdf-v2, dfdc, dfdcp or folders."
 _PANEL = "Data set options"
+_DEFAULT_DETECTOR = "blazeface-full"
+"""``fakescan.data.faces.DEFAULT_DETECTOR``, spelled out so that the command line starts without
+importing the detector package (a test keeps the two equal)."""
 _Compression = Annotated[
     str | None,
     typer.Option(
@@ -314,7 +317,7 @@ def extract(
     detector: Annotated[
         str,
         typer.Option(help="Face detector: blazeface-full (default), blazeface, hog, haar, retinaface."),
-    ] = "blazeface-full",
+    ] = _DEFAULT_DETECTOR,
     detector_weights: Annotated[
         Path | None, typer.Option(help="Local weights file for detectors that need one (retinaface).")
     ] = None,
@@ -988,7 +991,7 @@ def predict(
     border: Annotated[str, typer.Option(help="At the image border: 'clamp' or 'pad' (black).")] = "clamp",
     detector: Annotated[
         str, typer.Option(help="Face detector: blazeface-full (default), blazeface, hog, haar, retinaface.")
-    ] = "blazeface-full",
+    ] = _DEFAULT_DETECTOR,
     detector_weights: Annotated[
         Path | None, typer.Option(help="Local weights file for detectors that need one (retinaface).")
     ] = None,
@@ -1292,7 +1295,7 @@ def serve(
         typer.Option(
             help="Face detector, as for predict (use the one the model's training crops were cut with)."
         ),
-    ] = "blazeface-full",
+    ] = _DEFAULT_DETECTOR,
 ) -> None:
     """Run the detection service: a REST API (/api/v1, OpenAPI at /docs) and a web page at /.
 

@@ -35,7 +35,14 @@ from typing import Literal
 import numpy as np
 
 from fakescan._atomic import TMP_MARK, atomic_write_bytes, atomic_write_text, make_output_dir
-from fakescan.data.faces import DETECTORS, Detection, FaceDetector, pick_face, shared_detector
+from fakescan.data.faces import (
+    DEFAULT_DETECTOR,
+    DETECTORS,
+    Detection,
+    FaceDetector,
+    pick_face,
+    shared_detector,
+)
 from fakescan.data.faces.base import Box, box_area
 from fakescan.data.faces.crop import BorderMode, align_face, crop_face
 from fakescan.data.faces.tracking import tween_detections
@@ -121,7 +128,7 @@ class ExtractConfig:
     border: BorderMode = "clamp"
     image_format: str = "png"
     all_faces: bool = False
-    detector: str = "blazeface-full"
+    detector: str = DEFAULT_DETECTOR
     detector_weights: Path | None = None
     detect_max_side: int = 480
     keyframes_only: bool = False

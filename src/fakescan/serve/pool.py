@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from fakescan.data.faces import DEFAULT_DETECTOR
 from fakescan.errors import ConfigError, FakescanError
 from fakescan.serve.runner import JobOutcome, JobRequest, JobRunner, ModelSpec
 from fakescan.serve.store import INTERRUPTED, JobStore
@@ -43,7 +44,7 @@ class PoolSettings:
     job_timeout_s: float = 600.0
     device: str = "cpu"
     torch_threads: int = 1
-    detector: str = "blazeface-full"
+    detector: str = DEFAULT_DETECTOR
 
     def __post_init__(self) -> None:
         if self.workers < 1:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from fakescan.data.faces import DEFAULT_DETECTOR
 from fakescan.errors import ConfigError, InputError
 
 __all__ = [
@@ -182,7 +183,7 @@ class JobRunner:
 
     specs: Sequence[ModelSpec]
     device: str = "cpu"
-    detector: str = "blazeface-full"
+    detector: str = DEFAULT_DETECTOR
     predictors: dict[str, Any] = field(default_factory=dict, init=False)
     _detector: Any = field(default=None, init=False)
 

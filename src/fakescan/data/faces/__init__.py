@@ -27,6 +27,7 @@ from fakescan.data.faces.base import Box, Detection, FaceDetector, box_iou, pick
 from fakescan.errors import DetectorError
 
 __all__ = [
+    "DEFAULT_DETECTOR",
     "DETECTORS",
     "Box",
     "Detection",
@@ -45,6 +46,10 @@ DETECTORS: dict[str, str] = {
     "blazeface-full": "fakescan.data.faces.blazeface:BlazeFaceFullDetector",
 }
 """Registered backends: name → ``module:Class``."""
+
+DEFAULT_DETECTOR = "blazeface-full"
+"""The detector of ``fakescan extract``, ``predict`` and ``serve`` unless told otherwise (chosen by
+the measured table in docs/detectors.md)."""
 
 _NEED_WEIGHTS = frozenset({"retinaface"})
 
