@@ -140,3 +140,16 @@ def test_the_help_states_each_licence() -> None:
     for name in list_families():
         assert name in done.output
     assert "CC BY-NC 4.0" in done.output and "noncommercial research use only" in done.output
+
+
+def test_the_families_load_no_torch() -> None:
+    """``fakescan import --help`` reads every family: none may import torch (or OpenCV) at import."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom fakescan.imports import get_family, list_families\n"
+        "[get_family(n) for n in list_families()]\nprint(*(m for m in ('torch', 'cv2') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""

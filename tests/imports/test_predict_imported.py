@@ -24,7 +24,18 @@ def test_predict_explains_an_imported_checkpoint(samples: Path, tmp_path: Path) 
     explain = tmp_path / "explain"
     done = CliRunner().invoke(
         app,
-        ["predict", str(video), "--model", str(run), "--frames", "2", "--explain", str(explain), "--json", "-"],
+        [
+            "predict",
+            str(video),
+            "--model",
+            str(run),
+            "--frames",
+            "2",
+            "--explain",
+            str(explain),
+            "--json",
+            "-",
+        ],
     )
     assert done.exit_code == 0, done.output
     assert "licence: deepfakebench-xception weights (xception_best.pth): CC BY-NC 4.0" in done.output
