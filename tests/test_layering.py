@@ -27,6 +27,7 @@ RANKS: dict[str, int] = {
     "models": 2,
     "checkpoints": 3,
     "scoring": 3,
+    "imports": 4,
     "train": 4,
     "evaluate": 4,
     "predict": 5,

@@ -42,6 +42,7 @@ from fakescan.models.output import InputConfig
 from fakescan.ops.spectrum import SpectrumStats
 
 __all__ = [
+    "BEST_NAME",
     "CHECKPOINT_FORMAT",
     "TRAINING_STATE_FORMAT",
     "CheckpointMeta",
@@ -54,12 +55,15 @@ __all__ = [
     "restore_rng_state",
     "save_checkpoint",
     "save_training_state",
+    "update_checkpoint_meta",
 ]
 
 CHECKPOINT_FORMAT = "fakescan-checkpoint/1"
 TRAINING_STATE_FORMAT = "fakescan-training-state/1"
 WEIGHTS_SUFFIX = ".safetensors"
 META_SUFFIX = ".json"
+BEST_NAME = "best"
+"""A run folder's checkpoint stem: a folder given as a checkpoint means ``FOLDER/best``."""
 
 
 def _default_version() -> str:
@@ -90,6 +94,14 @@ class CheckpointMeta:
         epoch, step: when it was saved.
         fakescan_version: the version that wrote it.
         weights_sha256: SHA-256 of the ``.safetensors`` file, filled in by :func:`save_checkpoint`.
+        face_crop: how the faces this model expects were cut, when known: ``margin`` (crop side /
+            face box's longer side), ``detector``, ``faces`` (``"max"``, ``"one"``, ``"all"``) and a
+            ``note``; ``predict`` takes the margin from here unless ``--margin`` is given.
+        source: for a checkpoint made by ``fakescan import``: ``family``, the original ``file`` name,
+            its ``sha256``, the ``licence`` and ``licence_url`` as published, the ``reference``
+            repository and ``reference_files``, the reference's ``output`` convention
+            (``"softmax"``/``"sigmoid"``, ``fake_index``) and its ``video_score`` rule.
+        calibration: for a threshold set by ``fakescan calibrate``: the data, split, rule and counts.
     """
 
     model: str
@@ -106,6 +118,9 @@ class CheckpointMeta:
     step: int = 0
     fakescan_version: str = field(default_factory=_default_version)
     weights_sha256: str = ""
+    face_crop: Mapping[str, Any] | None = None
+    source: Mapping[str, Any] | None = None
+    calibration: Mapping[str, Any] | None = None
 
     def to_json_dict(self) -> dict[str, Any]:
         """The sidecar's content (with its format tag)."""
@@ -151,6 +166,9 @@ class CheckpointMeta:
                 values["class_names"] = tuple(str(name) for name in values["class_names"])
             if not isinstance(values.get("model_kwargs", {}), Mapping):
                 raise ValueError("model_kwargs is not an object")
+            for name in ("face_crop", "source", "calibration"):
+                if values.get(name) is not None and not isinstance(values[name], Mapping):
+                    raise ValueError(f"{name} is not an object")
             if "threshold" in values:
                 values["threshold"] = _probability(values["threshold"], "threshold")
             return cls(**values)
@@ -174,12 +192,15 @@ def _probability(value: Any, name: str) -> float:
 
 
 def checkpoint_paths(path: str | Path) -> tuple[Path, Path]:
-    """``(weights, sidecar)`` for a checkpoint given by its stem, its ``.safetensors`` or its ``.json``.
+    """``(weights, sidecar)`` for a checkpoint given by its stem, its ``.safetensors`` or its ``.json``;
+    a folder (a run folder, or one ``fakescan import`` wrote) means its :data:`BEST_NAME` checkpoint.
 
     >>> [str(p) for p in checkpoint_paths("runs/best.json")]
     ['runs/best.safetensors', 'runs/best.json']
     """
     path = Path(path)
+    if path.is_dir():
+        path = path / BEST_NAME
     if path.suffix in (WEIGHTS_SUFFIX, META_SUFFIX):
         path = path.with_suffix("")
     return path.with_name(path.name + WEIGHTS_SUFFIX), path.with_name(path.name + META_SUFFIX)
@@ -245,6 +266,9 @@ def save_checkpoint(path_stem: str | Path, model: nn.Module, meta: CheckpointMet
     from safetensors.torch import save
 
     model_kwargs = _check_jsonable("model_kwargs", dict(meta.model_kwargs))
+    for name in ("face_crop", "source", "calibration"):
+        if getattr(meta, name) is not None:
+            meta = replace(meta, **{name: _check_jsonable(name, dict(getattr(meta, name)))})
     val_metrics = _check_jsonable("val_metrics", {k: _finite_or_none(v) for k, v in meta.val_metrics.items()})
     model = _unwrap(model)
     data = save(_state_tensors(model.state_dict()), metadata={"fakescan_model": meta.model})
@@ -290,6 +314,35 @@ def read_checkpoint_meta(path: str | Path) -> CheckpointMeta:
         return CheckpointMeta.from_json_dict(data)
     except (UnicodeDecodeError, ValueError) as error:
         raise CheckpointMismatchError(f"{meta_path}: unreadable checkpoint sidecar ({error})") from None
+
+
+def update_checkpoint_meta(path: str | Path, **changes: Any) -> CheckpointMeta:
+    """Rewrite a checkpoint's sidecar with ``changes`` (e.g. ``threshold``, ``val_metrics``),
+    atomically; the weights file is checked against the sidecar's hash first and left as it is.
+
+    Raises:
+        InputError, CheckpointMismatchError: as :func:`read_checkpoint_meta`, and a weights file
+            that is missing or does not match the sidecar's hash.
+        ConfigError: a change that is not a field, or that holds non-JSON values.
+    """
+    weights_path, meta_path = checkpoint_paths(path)
+    meta = read_checkpoint_meta(meta_path)
+    _read_weights(weights_path, meta.weights_sha256 or None)
+    allowed = {f.name for f in fields(CheckpointMeta)} - {"weights_sha256", "model", "model_kwargs"}
+    unknown = sorted(set(changes) - allowed)
+    if unknown:
+        raise ConfigError(f"cannot change the sidecar field {unknown[0]!r}")
+    if "threshold" in changes:
+        try:
+            changes["threshold"] = _probability(changes["threshold"], "threshold")
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+    if "val_metrics" in changes:
+        changes["val_metrics"] = {k: _finite_or_none(v) for k, v in dict(changes["val_metrics"]).items()}
+    meta = replace(meta, **changes)
+    document = _check_jsonable("the sidecar", meta.to_json_dict())
+    atomic_write_text(meta_path, json.dumps(document, indent=2, allow_nan=False) + "\n")
+    return meta
 
 
 def _read_weights(weights_path: Path, expected_sha256: str | None) -> dict[str, torch.Tensor]:

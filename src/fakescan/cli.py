@@ -21,10 +21,12 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
+import click
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperCommand
 
 from fakescan import __version__
 from fakescan.errors import ConfigError, FakescanError, UsageError
@@ -1147,6 +1149,107 @@ def export(
     checked = "" if result.max_abs_diff is None else f"; max |Δlogit| vs PyTorch {result.max_abs_diff:.2g}"
     console.print(
         f"wrote {result.onnx_path} and {result.meta_path} (opset {result.opset}{checked})", soft_wrap=True
+    )
+
+
+class _ImportCommand(TyperCommand):
+    """``fakescan import``: its help lists the families and their licences, read only when the help
+    is shown (the family modules are light, but the command line's start should not even read them)."""
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from fakescan.imports import get_family, list_families
+
+        lines = ["Families (licence terms as published; the weights are not fakescan's):"]
+        for name in list_families():
+            family = get_family(name)
+            lines.append(
+                f"{name}: {family.description}. Files: {', '.join(family.published_files)}. "
+                f"Licence: {family.licence} ({family.licence_url})."
+            )
+        self.epilog = "\n\n".join(lines)
+        super().format_help(ctx, formatter)
+
+
+@app.command("import", cls=_ImportCommand)
+@_report_errors
+def import_command(
+    family: Annotated[
+        str, typer.Argument(help="Checkpoint family: sbi, deepfakebench-xception, ... (below).")
+    ],
+    file: Annotated[
+        Path, typer.Argument(help="The published checkpoint file (.pth .pt .ckpt .tar .bin or .safetensors).")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Run folder to write (best.safetensors + best.json).")
+    ],
+) -> None:
+    """Convert a published checkpoint (SBI, DeepfakeBench, Effort) into a fakescan checkpoint.
+
+    The file is read without unpickling code, checked key by key against the family's layout and
+    written as OUT/best with the family's preprocessing, threshold 0.5 on the published probability
+    (`fakescan calibrate` changes it) and the source file, its SHA-256 and licence in the sidecar.
+    predict, test, export, --explain and serve then take OUT like any run folder.
+    A file of another family, a missing, extra or misshapen key, or a file that is not a plain
+    state_dict is refused with one line (exit code 2).
+    """
+    from fakescan.errors import CheckpointMismatchError
+    from fakescan.imports import get_family, import_checkpoint
+
+    with _options():
+        chosen = get_family(family)
+    try:
+        path = import_checkpoint(chosen, file, out)
+    except CheckpointMismatchError as error:
+        raise UsageError(str(error)) from None
+    console.print(
+        f"imported {chosen.name} checkpoint {file} -> {path.parent}", soft_wrap=True, highlight=False
+    )
+    console.print(_styled("licence:", "yellow", chosen.licence), soft_wrap=True, highlight=False)
+
+
+@app.command()
+@_report_errors
+def calibrate(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder or checkpoint (stem, .safetensors, .json).")],
+    val_data: Annotated[list[Path], typer.Argument(help="Crops folders (with crops.csv) to calibrate on.")],
+    split: Annotated[str, typer.Option(help="Split of each crop table to use ('all': every crop).")] = "val",
+    rule: Annotated[str, typer.Option(help="Threshold rule: eer (as training), youden or acc.")] = "eer",
+    faces: Annotated[
+        str, typer.Option(help="Frames with several faces: all (a row per face) or max (its top face).")
+    ] = "all",
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Images per batch.")] = 64,
+    workers: Annotated[int, typer.Option(min=0, help="Loader worker processes.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N.")] = "auto",
+    force: Annotated[
+        bool, typer.Option(help="Calibrate even on videos the checkpoint was trained on.")
+    ] = False,
+) -> None:
+    """Set a checkpoint's decision threshold on your validation crops, as training does.
+
+    Scores the crops as `fakescan test` does, chooses the threshold with --rule on the frame scores
+    and writes it, the validation metrics and what was used into the checkpoint's sidecar (the
+    weights file is not touched). For any checkpoint: imported or trained.
+    """
+    from fakescan.evaluate.calibrate import calibrate_checkpoint
+
+    with _options(), console.status("scoring the validation crops ..."):
+        result = calibrate_checkpoint(
+            run_dir,
+            val_data,
+            split=None if split == "all" else split,
+            rule=rule,
+            faces=faces,
+            force=force,
+            batch_size=batch_size,
+            workers=workers,
+            device=device,
+        )
+    console.print(
+        f"threshold {result.previous_threshold:.4f} -> {result.threshold:.4f} ({rule}, {result.crops} crops, "
+        f"{result.videos} videos): frame AUC {result.frame.auc:.4f}, ACC {result.frame.acc:.4f}; "
+        f"video AUC {result.video.auc:.4f} -> {result.checkpoint}",
+        soft_wrap=True,
+        highlight=False,
     )
 
 

@@ -46,13 +46,15 @@ __all__ = [
     "load_pretrained",
 ]
 
-Normalization = Literal["imagenet", "advprop"]
+Normalization = Literal["imagenet", "advprop", "none"]
 NORMALIZATIONS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
     "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "advprop": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+    "none": ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
 }
 """Input normalisation → ``(mean, std)`` of RGB in ``[0, 1]``: ImageNet statistics for the package's
-standard weights, ``x·2 − 1`` for its AdvProp weights."""
+standard weights, ``x·2 − 1`` for its AdvProp weights, and ``"none"`` (RGB in ``[0, 1]`` as it is: what
+SBI's reference inference feeds its AdvProp-initialised detector, ``src/inference/inference_video.py``)."""
 
 # Published input side and dropout of each variant (Tan & Le 2019, Table 1 and Sec. 5.2; the
 # package's ``efficientnet_params``).
