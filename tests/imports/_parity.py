@@ -40,15 +40,23 @@ def key_list(state: dict[str, torch.Tensor]) -> list[list[Any]]:
     return [[name, list(t.shape), str(t.dtype).removeprefix("torch.")] for name, t in state.items()]
 
 
-def _draw(name: str, shape: Sequence[int], dtype: torch.dtype, generator: torch.Generator) -> torch.Tensor:
-    """One tensor of a plausible scale, so that a deep network's logits stay finite and moderate."""
+def _draw(
+    name: str,
+    shape: Sequence[int],
+    dtype: torch.dtype,
+    generator: torch.Generator,
+    norm_weight: Sequence[float] = (0.5, 1.5),
+) -> torch.Tensor:
+    """One tensor of a plausible scale, so that a deep network's logits stay finite and moderate;
+    norm layers' scales are drawn from U(``norm_weight``)."""
     if not dtype.is_floating_point:  # num_batches_tracked and other counters
         return torch.zeros(shape, dtype=dtype)
     leaf = name.rsplit(".", 1)[-1]
     if leaf == "running_var":
         value = 0.5 + torch.rand(shape, generator=generator, dtype=torch.float64)
     elif len(shape) <= 1 and leaf in ("weight", "gamma", "scale"):  # norm layers' scale
-        value = 0.5 + torch.rand(shape, generator=generator, dtype=torch.float64)
+        low, high = norm_weight
+        value = low + (high - low) * torch.rand(shape, generator=generator, dtype=torch.float64)
     elif len(shape) <= 1:  # biases, running means, norm shifts
         value = 0.1 * torch.randn(shape, generator=generator, dtype=torch.float64)
     else:  # matrices and kernels: N(0, 1/fan_in)
@@ -57,22 +65,33 @@ def _draw(name: str, shape: Sequence[int], dtype: torch.dtype, generator: torch.
     return value.to(dtype)
 
 
-def seeded_state(keys: Sequence[Sequence[Any]], seed: int) -> dict[str, torch.Tensor]:
+def seeded_state(
+    keys: Sequence[Sequence[Any]], seed: int, norm_weight: Sequence[float] = (0.5, 1.5)
+) -> dict[str, torch.Tensor]:
     """The state_dict of ``keys`` (``[name, shape, dtype]``) with weights drawn from ``seed``: each
-    tensor from its own CPU generator seeded by ``seed`` and its index, so identical on any machine."""
+    tensor from its own CPU generator seeded by ``seed`` and its index, so identical on any machine.
+
+    ``norm_weight``: the range of the norm layers' scales. The default suits Xception-like networks;
+    through EfficientNet-B4's 32 blocks it lets the image's influence on the logits fade to ~1e-5
+    (every image scores the same, so a parity test could not see the input path), and
+    ``(0.85, 1.85)`` keeps it near 0.1 with logits of order 1 (a fixture's ``draw``)."""
     state = {}
     for index, (name, shape, dtype) in enumerate(keys):
         generator = torch.Generator().manual_seed(seed * 1_000_003 + index)
-        state[name] = _draw(name, tuple(shape), _DTYPES[dtype], generator)
+        state[name] = _draw(name, tuple(shape), _DTYPES[dtype], generator, norm_weight)
     return state
 
 
 def write_reference_checkpoint(
-    path: Path, keys: Sequence[Sequence[Any]], seed: int, wrap: str | None = None
+    path: Path,
+    keys: Sequence[Sequence[Any]],
+    seed: int,
+    wrap: str | None = None,
+    draw: dict[str, Any] | None = None,
 ) -> Path:
-    """Save :func:`seeded_state` as a ``torch.save`` file (inside ``{wrap: state}`` if given, as
-    e.g. SBI's ``{"model": ...}``) and return ``path``."""
-    state: Any = seeded_state(keys, seed)
+    """Save :func:`seeded_state` (``draw``: its keyword arguments) as a ``torch.save`` file (inside
+    ``{wrap: state}`` if given, as e.g. SBI's ``{"model": ...}``) and return ``path``."""
+    state: Any = seeded_state(keys, seed, **(draw or {}))
     torch.save({wrap: state} if wrap else state, path)
     return path
 
@@ -129,7 +148,8 @@ def check_parity(family: str, samples: Path, tmp_path: Path) -> float:
     the fixture's crops with the reference's; returns the max abs difference (asserted ≤ TOLERANCE).
 
     The fixture's optional ``wrap`` (e.g. ``"model"``) saves the state inside ``{wrap: state}``, as
-    the published file does; ``file_name`` names the file written (its suffix picks the reader).
+    the published file does; ``file_name`` names the file written (its suffix picks the reader);
+    ``draw`` holds :func:`seeded_state`'s keyword arguments (e.g. ``{"norm_weight": [0.85, 1.85]}``).
     """
     from fakescan.imports import import_checkpoint
 
@@ -141,6 +161,7 @@ def check_parity(family: str, samples: Path, tmp_path: Path) -> float:
         fixture["keys"],
         fixture["seed"],
         fixture.get("wrap"),
+        fixture.get("draw"),
     )
     checkpoint = import_checkpoint(family, source, tmp_path / "imported")
     got = fakescan_logits(checkpoint, pixels)

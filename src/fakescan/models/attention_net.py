@@ -287,7 +287,8 @@ def attention_net(
     reference_resize: bool = False,
 ) -> AttentionNet:
     """RECCE + M2TR attention network; ``pretrained`` is a local ImageNet Xception file for the encoder
-    (``fusion_blocks=0``: RECCE; ``reference_resize``: its public code's resizes, see :class:`AttentionNet`)."""
+    (``fusion_blocks=0``: RECCE; ``reference_resize``: its public code's resizes, see
+    :class:`AttentionNet`)."""
     return AttentionNet(
         num_classes=num_classes,
         image_size=image_size,
