@@ -66,10 +66,15 @@ def load_reference_file(path: str | Path) -> dict[str, torch.Tensor]:
         raise
     except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
         text = str(error)
-        if "Weights only load failed" in text or "Unsupported global" in text:
+        if "Unsupported global" in text:
+            name = text.split("Unsupported global:", 1)[1].split()[1] if "GLOBAL" in text else "an object"
             raise CheckpointMismatchError(
-                f"{path}: holds pickled Python objects, not only tensors; fakescan never unpickles code "
-                "(save the state_dict alone, or as .safetensors)"
+                f"{path}: holds pickled Python objects ({name.rstrip('.,')}), not only tensors; fakescan "
+                "never unpickles code (save the state_dict alone, or as .safetensors)"
+            ) from None
+        if "Weights only load failed" in text:
+            raise CheckpointMismatchError(
+                f"{path}: not a readable weights file (not a PyTorch file)"
             ) from None
         first = (text.strip().splitlines() or [type(error).__name__])[0]
         raise CheckpointMismatchError(f"{path}: not a readable weights file ({first})") from None
