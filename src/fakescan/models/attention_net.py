@@ -169,6 +169,13 @@ class AttentionNet(nn.Module):
         fusion_kernel_size: kernel of each CMF block's output conv (1: M2TR code; 3: the seed text).
         decoder_drop_rate: dropout on the embedding before the decoder.
         pretrained: a local ImageNet Xception weights file for the encoder.
+        reference_resize: resize as RECCE's public code does (``VISION-SJTU/RECCE:
+            model/network/Recce.py``, kept by ``SCLBD/DeepfakeBench:
+            training/detectors/recce_detector.py``): the reconstruction up to the input and the
+            reconstruction error down to the feature map, both bilinear with ``align_corners=True``.
+            The default (``False``) resizes the reconstruction with ``align_corners=False`` and
+            averages the error over each cell. Imported RECCE checkpoints set it, so that their
+            logits are the reference's.
 
     Shapes: input ``B×3×image_size×image_size`` normalised to ``[-1, 1]`` (mean = std = 0.5); logits
     ``B×num_classes``. ``forward(x, return_aux=True)`` returns a :class:`DetectorOutput` whose ``aux``
@@ -187,6 +194,7 @@ class AttentionNet(nn.Module):
         fusion_kernel_size: int = 1,
         decoder_drop_rate: float = 0.2,
         pretrained: str | Path | None = None,
+        reference_resize: bool = False,
     ) -> None:
         super().__init__()
         if image_size < 32:
@@ -196,6 +204,7 @@ class AttentionNet(nn.Module):
         self.input_cfg = InputConfig(image_size=image_size)
         self.num_classes = num_classes
         self.noise_std = noise_std
+        self.reference_resize = reference_resize
         side = embedding_side(image_size)
         self.encoder = Xception(num_classes=num_classes, drop_rate=drop_rate, image_size=image_size)
         if pretrained is not None:
@@ -205,7 +214,9 @@ class AttentionNet(nn.Module):
         self.reasoning = GraphReasoning(
             EMBEDDING_CHANNELS, 256, 128, dim=256, ratios=(2, 4), drop_rate=drop_rate
         )
-        self.attention = GuidedAttention(EMBEDDING_CHANNELS, drop_rate=drop_rate)
+        self.attention = GuidedAttention(
+            EMBEDDING_CHANNELS, drop_rate=drop_rate, error_resize="bilinear" if reference_resize else "area"
+        )
         self.frequency = FrequencyStream(EMBEDDING_CHANNELS, side, side) if fusion_blocks > 0 else None
         self.fusion = nn.ModuleList(
             CrossModalityFusion(EMBEDDING_CHANNELS, kernel_size=fusion_kernel_size)
@@ -217,7 +228,9 @@ class AttentionNet(nn.Module):
         noisy = add_batch_noise(x, self.noise_std) if self.training and self.noise_std > 0 else x
         embedding = self.encoder.forward_until(noisy, EMBEDDING_STAGE)
         d2, d4, image = self.decoder(self.decoder_drop(embedding))
-        reconstruction = F.interpolate(image, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        reconstruction = F.interpolate(
+            image, size=x.shape[-2:], mode="bilinear", align_corners=self.reference_resize
+        )
 
         rgb = self.encoder.forward_until(embedding, GRAPH_AFTER, first=_next_stage(EMBEDDING_STAGE))
         rgb = rgb + self.reasoning(rgb, d2, d4)
@@ -271,8 +284,11 @@ def attention_net(
     fusion_kernel_size: int = 1,
     pretrained: str | Path | None = None,
     noise_std: float = REFERENCE_NOISE_STD,
+    reference_resize: bool = False,
 ) -> AttentionNet:
-    """RECCE + M2TR attention network; ``pretrained`` is a local ImageNet Xception file for the encoder."""
+    """RECCE + M2TR attention network; ``pretrained`` is a local ImageNet Xception file for the encoder
+    (``fusion_blocks=0``: RECCE; ``reference_resize``: its public code's resizes, see
+    :class:`AttentionNet`)."""
     return AttentionNet(
         num_classes=num_classes,
         image_size=image_size,
@@ -281,4 +297,5 @@ def attention_net(
         fusion_blocks=fusion_blocks,
         fusion_kernel_size=fusion_kernel_size,
         pretrained=pretrained,
+        reference_resize=reference_resize,
     )

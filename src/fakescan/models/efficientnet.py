@@ -85,6 +85,13 @@ class EfficientNet(nn.Module):
             TensorFlow's) value is 0.01, made for ImageNet-length runs: trained from scratch for a
             few hundred steps, its running statistics still hold their initial values and every
             image gets the same eval-mode score. 0.1, PyTorch's default, settles within tens of steps.
+        padding_size: the input side that the package's static "same" paddings are computed for;
+            ``None``: ``image_size``. A stride-2 convolution's padding depends on its input's parity,
+            so a model built for one side and fed another computes other values; checkpoints trained
+            that way (DeepfakeBench builds B4 for 380 px and feeds it 256 px crops) need this to match.
+        stem_padding: ``"same"`` (the package's stem) or ``"none"``: a plain unpadded stride-2 stem
+            convolution, as DeepfakeBench's B4 backbone puts in its place
+            (``SCLBD/DeepfakeBench: training/networks/efficientnetb4.py``). Same weights, other output.
 
     Weights start as in the TensorFlow reference (Tan & Le 2019): convolutions ``N(0, 2/fan_out)``
     with ``fan_out = k·k·out/groups`` (so a depthwise convolution keeps its input's scale), biases
@@ -104,6 +111,8 @@ class EfficientNet(nn.Module):
         image_size: int | None = None,
         normalization: Normalization = "imagenet",
         bn_momentum: float = 0.1,
+        padding_size: int | None = None,
+        stem_padding: Literal["same", "none"] = "same",
     ) -> None:
         super().__init__()
         from efficientnet_pytorch import EfficientNet as PackageEfficientNet
@@ -116,6 +125,8 @@ class EfficientNet(nn.Module):
             raise ConfigError(
                 f"unknown normalization {normalization!r}; choose one of {', '.join(NORMALIZATIONS)}"
             )
+        if stem_padding not in ("same", "none"):
+            raise ConfigError(f"stem_padding must be 'same' or 'none', got {stem_padding!r}")
         default_size, default_drop = _VARIANTS[variant]
         image_size = default_size if image_size is None else image_size
         drop_rate = default_drop if drop_rate is None else drop_rate
@@ -130,11 +141,14 @@ class EfficientNet(nn.Module):
             f"efficientnet-{variant}",
             in_channels=in_chans,
             num_classes=max(num_classes, 1),
-            image_size=image_size,
+            image_size=image_size if padding_size is None else padding_size,
             dropout_rate=drop_rate,
             drop_connect_rate=drop_path_rate,
             batch_norm_momentum=1.0 - bn_momentum,  # the package stores TensorFlow's 1 − momentum
         )
+        if stem_padding == "none":
+            stem = self.net._conv_stem
+            self.net._conv_stem = nn.Conv2d(in_chans, stem.out_channels, 3, stride=2, bias=False)
         self._init_weights()
         self.num_features = self.net._fc.in_features
         if num_classes == 0:
@@ -242,6 +256,8 @@ def _register_variant(variant: str, summary: str) -> Callable[..., EfficientNet]
         pretrained: str | Path | None = None,
         normalization: Normalization | None = None,
         bn_momentum: float = 0.1,
+        padding_size: int | None = None,
+        stem_padding: Literal["same", "none"] = "same",
     ) -> EfficientNet:
         if normalization is None:
             advprop = pretrained is not None and is_advprop_file(pretrained)
@@ -255,6 +271,8 @@ def _register_variant(variant: str, summary: str) -> Callable[..., EfficientNet]
             image_size=image_size,
             normalization=normalization,
             bn_momentum=bn_momentum,
+            padding_size=padding_size,
+            stem_padding=stem_padding,
         )
         if pretrained is not None:
             load_pretrained(model, pretrained)

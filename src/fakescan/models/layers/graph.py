@@ -15,6 +15,8 @@ positions, no ``squeeze()`` that breaks at batch size 1).
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -116,13 +118,21 @@ class GuidedAttention(nn.Module):
     Args:
         channels: ``C`` of the feature map ``f``.
         drop_rate: dropout on the identity path.
+        error_resize: ``"area"`` (the default, above) or ``"bilinear"``: a bilinear resize with
+            ``align_corners=True``, as RECCE's public code does (and DeepfakeBench's port of it);
+            imported reference checkpoints use it so that their logits match.
 
     Shapes: ``image`` and ``reconstruction`` ``B×3×H×W``; ``features`` ``B×C×h×w``; returns the new
     features ``B×C×h×w`` and the gate ``B×1×h×w`` (values in ``(0, 1)``).
     """
 
-    def __init__(self, channels: int = 728, drop_rate: float = 0.2) -> None:
+    def __init__(
+        self, channels: int = 728, drop_rate: float = 0.2, error_resize: Literal["area", "bilinear"] = "area"
+    ) -> None:
         super().__init__()
+        if error_resize not in ("area", "bilinear"):
+            raise ValueError(f"error_resize must be 'area' or 'bilinear', got {error_resize!r}")
+        self.error_resize = error_resize
         self.gate = nn.Sequential(
             nn.Conv2d(3, 3, 3, padding=1, bias=False),
             nn.ReLU(),
@@ -137,6 +147,10 @@ class GuidedAttention(nn.Module):
     def forward(
         self, image: torch.Tensor, reconstruction: torch.Tensor, features: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        error = F.adaptive_avg_pool2d((image - reconstruction).abs(), features.shape[-2:])
+        error = (image - reconstruction).abs()
+        if self.error_resize == "area":
+            error = F.adaptive_avg_pool2d(error, features.shape[-2:])
+        else:
+            error = F.interpolate(error, size=features.shape[-2:], mode="bilinear", align_corners=True)
         gate = self.gate(error)
         return gate * self.transform(features) + self.dropout(features), gate
