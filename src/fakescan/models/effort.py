@@ -141,11 +141,15 @@ class SVDResidualLinear(nn.Module):
         bias: whether the layer has a (frozen) bias.
     """
 
-    def __init__(self, in_features: int, out_features: int, residual_rank: int = 1, bias: bool = True) -> None:
+    def __init__(
+        self, in_features: int, out_features: int, residual_rank: int = 1, bias: bool = True
+    ) -> None:
         super().__init__()
         rank = min(in_features, out_features)
         if not 1 <= residual_rank < rank:
-            raise ConfigError(f"residual_rank must be in [1, {rank - 1}] for a {out_features}×{in_features} weight")
+            raise ConfigError(
+                f"residual_rank must be in [1, {rank - 1}] for a {out_features}×{in_features} weight"
+            )
         kept = rank - residual_rank
         self.in_features, self.out_features = in_features, out_features
         self.residual_rank = residual_rank
@@ -160,7 +164,9 @@ class SVDResidualLinear(nn.Module):
         self.register_buffer("weight_original_fnorm", torch.zeros(()))
 
     @classmethod
-    def from_linear(cls, linear: nn.Linear, residual_rank: int = 1, decompose: bool = True) -> SVDResidualLinear:
+    def from_linear(
+        cls, linear: nn.Linear, residual_rank: int = 1, decompose: bool = True
+    ) -> SVDResidualLinear:
         """The split layer of ``linear`` (its weight decomposed now; zeros if not ``decompose``)."""
         layer = cls(linear.in_features, linear.out_features, residual_rank, bias=linear.bias is not None)
         layer.to(device=linear.weight.device, dtype=linear.weight.dtype)
@@ -279,7 +285,11 @@ class Effort(nn.Module):
             parameter.requires_grad = name.rsplit(".", 1)[-1] in ("U_residual", "S_residual", "V_residual")
         self.head: nn.Module = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
         self.feature_info = [
-            {"num_chs": self.num_features, "reduction": self.patch_size, "module": f"backbone.encoder.layers.{i}"}
+            {
+                "num_chs": self.num_features,
+                "reduction": self.patch_size,
+                "module": f"backbone.encoder.layers.{i}",
+            }
             for i in range(config.num_hidden_layers)
         ]
 
@@ -398,7 +408,7 @@ def read_clip_folder(folder: str | Path) -> tuple[dict[str, Any], dict[str, torc
     for file in files:
         try:
             with safe_open(str(file), framework="pt") as handle:
-                for key in handle.keys():  # noqa: SIM118 - safe_open has no __iter__
+                for key in handle.keys():
                     name = key.removeprefix("vision_model.")
                     if key.startswith(("text_model.", "text_projection", "visual_projection", "logit_scale")):
                         continue
@@ -431,14 +441,18 @@ def _load_backbone(backbone: nn.Module, state: Mapping[str, torch.Tensor], folde
             raise CheckpointMismatchError(f"{folder}: missing key {name!r} (not a CLIP vision model?)")
         if state[name].shape != own[name].shape:
             got, need = tuple(state[name].shape), tuple(own[name].shape)
-            raise CheckpointMismatchError(f"{folder}: key {name!r} has shape {got}, its config.json says {need}")
+            raise CheckpointMismatchError(
+                f"{folder}: key {name!r} has shape {got}, its config.json says {need}"
+            )
     extra = next((name for name in state if name not in own), None)
     if extra is not None:
         raise CheckpointMismatchError(f"{folder}: unexpected key {extra!r} (not a CLIP vision model?)")
     backbone.load_state_dict(state, strict=True)
 
 
-def clip_vision_config(options: Mapping[str, Any] | None = None, image_size: int | None = None) -> CLIPVisionConfig:
+def clip_vision_config(
+    options: Mapping[str, Any] | None = None, image_size: int | None = None
+) -> CLIPVisionConfig:
     """A ``CLIPVisionConfig`` of ``options`` over :data:`VIT_L14` (``image_size`` overriding)."""
     transformers = _transformers()
     unknown = sorted(set(options or {}) - set(VIT_L14))
