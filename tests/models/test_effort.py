@@ -1,7 +1,7 @@
 """fakescan.models.effort: the SVD split, what trains, the two regularisers, local CLIP folders.
 
-Every model here is a tiny randomly initialised CLIP vision tower (:data:`TINY`); nothing is
-downloaded.
+Every model here is a tiny randomly initialised CLIP vision tower (2 layers of width 32, 3×3
+patches of 16 px at 48 px); nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -17,18 +17,10 @@ from fakescan.errors import CheckpointMismatchError, ConfigError, InputError
 from fakescan.models import create
 from fakescan.models.effort import CLIP_MEAN, Effort, SVDResidualLinear, effort_losses, read_clip_folder
 from fakescan.models.output import DetectorOutput
+from tests.models import TINY_CLIP as TINY
 
 transformers = pytest.importorskip("transformers")
 
-TINY = {
-    "hidden_size": 32,
-    "intermediate_size": 64,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 2,
-    "patch_size": 16,
-    "image_size": 48,
-}
-"""A CLIP vision tower small enough for tests: 2 layers of width 32, 3×3 patches of 16 px."""
 
 TRAINABLE = ("U_residual", "S_residual", "V_residual")
 
@@ -152,7 +144,12 @@ def test_a_local_clip_folder_is_read_without_a_download(tmp_path: Path) -> None:
     torch.manual_seed(0)
     config = transformers.CLIPConfig(
         vision_config=TINY,
-        text_config={"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2},
+        text_config={
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+        },
         projection_dim=8,
     )
     transformers.CLIPModel(config).save_pretrained(tmp_path / "clip")
@@ -179,12 +176,12 @@ def test_bad_clip_folders_are_one_line_errors(tmp_path: Path) -> None:
     backbone = tiny_backbone()
     backbone.save_pretrained(tmp_path / "vision")
     (tmp_path / "vision" / "model.safetensors").rename(tmp_path / "vision" / "weights.bin")
-    with pytest.raises(InputError, match="no model.safetensors here"):
+    with pytest.raises(InputError, match=r"no model\.safetensors here"):
         read_clip_folder(tmp_path / "vision")
     backbone.save_pretrained(tmp_path / "other")
     document = json.loads((tmp_path / "other" / "config.json").read_text())
     (tmp_path / "other" / "config.json").write_text(json.dumps({**document, "hidden_size": 48}))
-    with pytest.raises(CheckpointMismatchError, match="embeddings.class_embedding"):
+    with pytest.raises(CheckpointMismatchError, match=r"embeddings\.class_embedding"):
         create("effort", pretrained=tmp_path / "other")
 
 
