@@ -6,7 +6,9 @@ patches of 16 px at 48 px); nothing is downloaded.
 
 from __future__ import annotations
 
+import csv
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -196,3 +198,51 @@ def test_bad_options_are_clear() -> None:
         create("effort", vision_config={"hidden": 32})
     with pytest.raises(ConfigError, match="residual_rank"):
         create("effort", vision_config=TINY, residual_rank=32)
+
+
+@pytest.mark.slow
+def test_train_from_a_clip_folder_moves_only_the_residual_and_head_then_exports(
+    crops_dir: Path, tmp_path: Path
+) -> None:
+    """``fakescan train effort --backbone-weights DIR`` on real face crops, then ``fakescan export``."""
+    from safetensors.torch import load_file
+    from typer.testing import CliRunner
+
+    from fakescan.checkpoints import load_checkpoint, read_checkpoint_meta
+    from fakescan.cli import app
+
+    folder = tmp_path / "clip"
+    tiny_backbone().save_pretrained(folder)
+    start = create("effort", num_classes=1, pretrained=folder).state_dict()
+    run = tmp_path / "run"
+    args = ["train", "effort", crops_dir, crops_dir, "--out", run, "--backbone-weights", folder]
+    args += ["--image-size", "48", "--epochs", "2", "--batch-size", "16", "--lr", "1e-2", "--workers", "0"]
+    trained = CliRunner().invoke(app, [str(a) for a in args])
+    assert trained.exit_code == 0, trained.output
+
+    with open(run / "log.csv", newline="") as handle:
+        losses = [float(row["train_loss"]) for row in csv.DictReader(handle)]
+    assert len(losses) == 2 and all(map(math.isfinite, losses)) and losses[1] != losses[0]
+    best = load_file(run / "best.safetensors")
+    assert set(best) == set(start)
+    moved = {key for key in start if not torch.equal(best[key], start[key])}
+    trainable = {key for key in start if is_trainable(key.removeprefix("backbone."))}
+    assert moved <= trainable and {k for k in moved if "residual" in k} and {"head.weight"} <= moved
+
+    meta = read_checkpoint_meta(run / "best")
+    assert "pretrained" not in meta.model_kwargs and meta.model_kwargs["decompose"] is False
+    assert meta.model_kwargs["vision_config"]["hidden_size"] == 32
+    for path in folder.iterdir():  # the checkpoint alone rebuilds the model
+        path.unlink()
+    model, _ = load_checkpoint(run / "best")
+    assert model(torch.zeros(1, 3, 48, 48)).shape == (1, 1)
+
+    pytest.importorskip("onnxscript")
+    exported = CliRunner().invoke(app, ["export", str(run / "best"), "--onnx", str(tmp_path / "e.onnx")])
+    lines = [line for line in exported.stderr.splitlines() if line.strip()] if exported.exit_code else []
+    assert exported.exit_code == 0 or (len(lines) == 1 and lines[0].startswith("error: cannot export")), (
+        exported.output
+    )
+    if exported.exit_code == 0:
+        sidecar = json.loads((tmp_path / "e.json").read_text())
+        assert sidecar["onnx"]["max_abs_diff"] <= 1e-4
