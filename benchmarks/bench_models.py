@@ -236,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
 
     when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     results = []
-    for name in args.models or list_models():
+    # Effort (CLIP ViT-L/14, 500M parameters) has its own script: benchmarks/bench_effort.py.
+    for name in args.models or [name for name in list_models() if name != "effort"]:
         for mode in args.modes:
             started = time.perf_counter()
             result = run_in_subprocess(name, mode, args)

@@ -622,7 +622,8 @@ def main(argv: list[str] | None = None) -> int:
     from fakescan.models import list_models
 
     # EfficientNet-B1…B3 sit between B0 and B4 in cost: measured only when named in --models.
-    between = {"efficientnet_b1", "efficientnet_b2", "efficientnet_b3"}
+    # Effort (CLIP ViT-L/14) likewise, and has its own script: benchmarks/bench_effort.py.
+    between = {"efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "effort"}
     models = args.models or [name for name in list_models() if name not in between]
     devices = args.devices or ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
 

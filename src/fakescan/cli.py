@@ -674,7 +674,8 @@ def prepare(
 @_report_errors
 def train(
     model: Annotated[
-        str, typer.Argument(help="Model: cnn, xception, attention_net, mdcsd, efficientnet_b0 … b4.")
+        str,
+        typer.Argument(help="Model: cnn, xception, attention_net, mdcsd, efficientnet_b0 … b4, effort."),
     ],
     train_data: Annotated[
         Path, typer.Argument(help="Crops folder (crops.csv) or packed shards (shards.json) to train on.")
@@ -710,7 +711,10 @@ def train(
     pretrained: Annotated[
         Path | None,
         typer.Option(
-            help="Local ImageNet weights (Xception: legacy_xception; EfficientNet: efficientnet-pytorch)."
+            "--pretrained",
+            "--backbone-weights",
+            help="Local ImageNet weights (Xception: legacy_xception; EfficientNet: efficientnet-pytorch); "
+            "effort: a local Hugging Face CLIP folder (config.json + model.safetensors).",
         ),
     ] = None,
     balance: Annotated[str | None, typer.Option(help="none, subsample or weighted.")] = None,

@@ -16,6 +16,7 @@ from fakescan.models import create, list_models
 from fakescan.models.output import InputConfig
 from fakescan.predict import PredictConfig, load_predictor, run_prediction
 from fakescan.predict.explain import grad_cam, reconstruction_error
+from tests.models import TEST_OPTIONS
 from tests.predict import make_checkpoint
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -31,7 +32,7 @@ def face(samples: Path) -> np.ndarray:
 @pytest.mark.parametrize("name", list_models())
 def test_grad_cam_has_the_crop_size_and_varies(name: str, face: np.ndarray) -> None:
     torch.manual_seed(0)
-    model = create(name, num_classes=1, image_size=64).eval()
+    model = create(name, num_classes=1, image_size=64, **TEST_OPTIONS.get(name, {})).eval()
     heat = grad_cam(model, to_tensor(face, InputConfig(image_size=64)))
     assert heat.shape == (64, 64) and heat.dtype == np.float32
     assert 0.0 <= heat.min() and heat.max() <= 1.0

@@ -131,3 +131,15 @@ def test_the_sbi_preset_is_the_published_recipe() -> None:
     )
     quick = load_config("sbi-efficientnet_b4", {"epochs": 2, "data": {"image_size": 96}})
     assert (quick.epochs, quick.data.image_size, quick.optim.optimizer) == (2, 96, "sam")
+
+
+def test_effort_trains_with_the_reference_recipe_and_its_preset_agrees() -> None:
+    """The reference's effort.yaml: 224 px, Adam 2e-4, weight decay 5e-4, batch 32, 10 epochs."""
+    recipe = load_config(overrides={"model": "effort"})
+    preset = load_config("ffpp-effort")
+    for config in (recipe, preset):
+        assert (config.data.image_size, config.data.batch_size, config.epochs) == (224, 32, 10)
+        assert (config.optim.optimizer, config.optim.lr, config.optim.weight_decay) == ("adam", 2e-4, 5e-4)
+        assert (config.loss.orthogonality, config.loss.singular_value) == (1.0, 1.0)
+    assert recipe.optim == preset.optim
+    assert load_config(overrides={"model": "effort", "data": {"image_size": 336}}).data.image_size == 336

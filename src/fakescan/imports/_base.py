@@ -79,6 +79,9 @@ class ImportFamily:
         convert: pure ``state_dict in the reference layout → state_dict of fakescan's model``;
             raises :class:`~fakescan.errors.CheckpointMismatchError` naming the first wrong key.
         reference_key: maps a fakescan key back to the reference's name, for error messages.
+        infer_model_kwargs: optional; reads further :func:`fakescan.models.create` arguments from
+            the converted state's shapes (merged over ``model_kwargs``; recorded in the sidecar), for
+            a family whose architecture varies (Effort's CLIP tower).
     """
 
     name: str
@@ -99,6 +102,7 @@ class ImportFamily:
     video_score: str
     convert: Callable[[StateDict], dict[str, torch.Tensor]]
     reference_key: Callable[[str], str] = field(default=lambda key: key)
+    infer_model_kwargs: Callable[[StateDict], Mapping[str, Any]] | None = None
 
     def input_cfg(self) -> InputConfig:
         """The :class:`~fakescan.models.output.InputConfig` the imported checkpoint records."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Mapping
 from pathlib import Path
@@ -138,7 +139,14 @@ def import_checkpoint(family: str | ImportFamily, file: str | Path, out_dir: str
     reference = load_reference_file(file)
     try:
         state = fam.convert(reference)
-        model = create(fam.model, **dict(fam.model_kwargs))
+        model_kwargs = dict(fam.model_kwargs)
+        input_cfg = fam.input_cfg()
+        if fam.infer_model_kwargs is not None:
+            inferred = dict(fam.infer_model_kwargs(state))
+            model_kwargs.update(inferred)
+            if "image_size" in inferred:  # the file's own input side
+                input_cfg = dataclasses.replace(input_cfg, image_size=int(inferred["image_size"]))
+        model = create(fam.model, **model_kwargs)
         _check_fits(model, state, fam)
     except CheckpointMismatchError as error:
         raise CheckpointMismatchError(f"{file}: {error}") from None
@@ -146,8 +154,8 @@ def import_checkpoint(family: str | ImportFamily, file: str | Path, out_dir: str
     digest = hashlib.sha256(file.read_bytes()).hexdigest()
     meta = CheckpointMeta(
         model=fam.model,
-        model_kwargs=dict(fam.model_kwargs),
-        input_cfg=fam.input_cfg(),
+        model_kwargs=model_kwargs,
+        input_cfg=input_cfg,
         class_names=("real", "fake"),
         threshold=0.5,
         face_crop={**fam.face_crop.to_json_dict(), "size": fam.image_size},  # cut at the input size

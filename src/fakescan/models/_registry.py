@@ -24,6 +24,7 @@ MODEL_MODULES: dict[str, str] = {
     "xception": "fakescan.models.xception",
     "attention_net": "fakescan.models.attention_net",
     "mdcsd": "fakescan.models.mdcsd",
+    "effort": "fakescan.models.effort",
     **{f"efficientnet_b{i}": "fakescan.models.efficientnet" for i in range(5)},
 }
 """Registered model names → the module that registers each."""

@@ -130,11 +130,14 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class LossConfig:
-    """Weights of the attention network's auxiliary losses (RECCE λ₁, λ₂) and the flood level."""
+    """Weights of the auxiliary losses (the attention network's RECCE λ₁, λ₂; Effort's orthogonality
+    and singular-value losses) and the flood level."""
 
     reconstruction: float = 0.1
     metric: float = 0.1
     flooding: float | None = None
+    orthogonality: float = 1.0
+    singular_value: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,8 @@ class TrainConfig:
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``…
         amp: mixed precision on CUDA (ignored on CPU).
         threshold_rule: how the decision threshold is calibrated on validation.
-        pretrained: local ImageNet weights for the models that take them (Xception, EfficientNet).
+        pretrained: local ImageNet weights for the models that take them (Xception, EfficientNet),
+            or Effort's local Hugging Face CLIP folder (``--backbone-weights``).
     """
 
     model: str = "xception"
@@ -211,6 +215,13 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "mdcsd": {
         "early_stopping": 5,
         "optim": {"weight_decay": 0.0, "scheduler": "plateau", "plateau_factor": 0.2, "plateau_patience": 2},
+    },
+    # Effort (Yan et al., ICML 2025; the reference's training/config/detector/effort.yaml): CLIP
+    # ViT-L/14 at 224 px, Adam lr 2e-4, weight decay 5e-4, batch 32, 10 epochs, no schedule.
+    "effort": {
+        "epochs": 10,
+        "optim": {"optimizer": "adam", "lr": 2e-4, "weight_decay": 5e-4, "scheduler": "none"},
+        "data": {"image_size": 224, "batch_size": 32},
     },
 }
 """Per-model recipe under the config file and the command line (shape of a config file)."""

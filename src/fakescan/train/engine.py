@@ -205,10 +205,22 @@ def load_training_data(
 
 def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     """The optimiser of ``config.optim.optimizer`` (Adam, SGD, or SAM over SGD) over the model's
-    parameter groups (its own ``param_groups(lr, wd)`` when it has one)."""
+    parameter groups (its own ``param_groups(lr, wd)`` when it has one), trainable parameters only:
+    a model that freezes part of itself (Effort's CLIP trunk, ``requires_grad=False``) gives the
+    optimiser the rest."""
     optim = config.optim
     groups_of = getattr(model, "param_groups", None)
-    groups = groups_of(optim.lr, optim.weight_decay) if callable(groups_of) else model.parameters()
+    groups: Any
+    if callable(groups_of):
+        groups = []
+        for group in groups_of(optim.lr, optim.weight_decay):
+            params = [p for p in group["params"] if p.requires_grad]
+            if params:
+                groups.append({**group, "params": params})
+    else:
+        groups = [p for p in model.parameters() if p.requires_grad]
+    if not groups:
+        raise ConfigError(f"{type(model).__name__} has no trainable parameter")
     if optim.optimizer == "adam":
         return torch.optim.Adam(groups, lr=optim.lr, weight_decay=optim.weight_decay)
     sgd = {"lr": optim.lr, "momentum": optim.momentum, "weight_decay": optim.weight_decay}
@@ -254,12 +266,13 @@ def build_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig) -> An
 
 
 def weight_penalty(model: nn.Module, l1: float, l2: float) -> torch.Tensor | None:
-    """``l1·Σ|w| + l2·Σw²`` over the weights of convolutions and linear layers (not biases, norms)."""
+    """``l1·Σ|w| + l2·Σw²`` over the trainable weights of convolutions and linear layers (not biases,
+    norms, nor frozen weights)."""
     if l1 == 0 and l2 == 0:
         return None
     total: torch.Tensor | None = None
     for module in model.modules():
-        if isinstance(module, nn.Conv2d | nn.Linear):
+        if isinstance(module, nn.Conv2d | nn.Linear) and module.weight.requires_grad:
             weight = module.weight
             term = l1 * weight.abs().sum() + l2 * weight.pow(2).sum()
             total = term if total is None else total + term
@@ -391,7 +404,10 @@ def _train_epoch(
     from fakescan.train.sam import SAM
 
     model.train()
-    weights = LossWeights(config.loss.reconstruction, config.loss.metric, config.loss.flooding)
+    terms = config.loss
+    weights = LossWeights(
+        terms.reconstruction, terms.metric, terms.flooding, terms.orthogonality, terms.singular_value
+    )
     loss_sum, seen, started = 0.0, 0, time.perf_counter()
     limit = config.data.max_steps_per_epoch
     for step, cpu_batch in enumerate(loader):
@@ -471,7 +487,12 @@ def _build_model(config: TrainConfig, image_size: int) -> tuple[nn.Module, dict[
     if config.pretrained is not None:
         kwargs["pretrained"] = config.pretrained
     kwargs.update(config.model_options)
-    return create(config.model, **kwargs), kwargs
+    model = create(config.model, **kwargs)
+    # A model built from files (Effort's CLIP folder) says how to rebuild its architecture without them.
+    init_kwargs = getattr(model, "init_kwargs", None)
+    if callable(init_kwargs):
+        kwargs.update(init_kwargs())
+    return model, kwargs
 
 
 def subsample_videos(records: Sequence[CropRecord], seed: int) -> list[CropRecord]:

@@ -7,6 +7,10 @@ and a metric loss that pulls real faces together and pushes fakes away in three 
 reference total is ``classification + 0.1·reconstruction + 0.1·metric``, the metric term being the sum
 of the three maps' losses (so each map weighs 0.1).
 
+Models whose regularisers depend on their weights return them as scalars in ``aux``: Effort (Yan et
+al., ICML 2025; :mod:`fakescan.models.effort`) returns its orthogonality and singular-value losses
+(:data:`REGULARISER_KEYS`), added with weight 1 each.
+
 Labels: ``0`` = real, ``1`` = fake; with K classes, class 0 is real and every other class is fake.
 """
 
@@ -22,6 +26,7 @@ from fakescan.models.output import DetectorOutput
 
 __all__ = [
     "METRIC_FEATURE_KEYS",
+    "REGULARISER_KEYS",
     "LossWeights",
     "classification_loss",
     "detector_loss",
@@ -32,6 +37,10 @@ __all__ = [
 METRIC_FEATURE_KEYS: tuple[str, ...] = ("embedding", "decoder_d2", "decoder_d4")
 """``DetectorOutput.aux`` keys whose maps enter the metric loss (RECCE's encoder embedding and two
 decoder maps); any subset present is used."""
+
+REGULARISER_KEYS: tuple[str, ...] = ("orthogonality", "singular_value")
+"""``DetectorOutput.aux`` keys of scalar losses a model computes from its own weights (Effort's),
+each added with its :class:`LossWeights` weight of the same name."""
 
 
 def _empty_sum(tensor: torch.Tensor) -> torch.Tensor:
@@ -139,11 +148,14 @@ def metric_loss(features: Sequence[torch.Tensor], labels: torch.Tensor) -> torch
 
 @dataclass(frozen=True)
 class LossWeights:
-    """Weights of the auxiliary terms (RECCE's λ₁, λ₂) and the optional flood level."""
+    """Weights of the auxiliary terms (RECCE's λ₁, λ₂; Effort's orthogonality and singular-value
+    losses) and the optional flood level."""
 
     reconstruction: float = 0.1
     metric: float = 0.1
     flooding: float | None = None
+    orthogonality: float = 1.0
+    singular_value: float = 1.0
 
 
 def detector_loss(
@@ -153,7 +165,9 @@ def detector_loss(
 
     Classification always; ``+ weights.reconstruction · reconstruction_loss`` when ``output.aux`` has
     ``"reconstruction"``; ``+ weights.metric · metric_loss`` over the :data:`METRIC_FEATURE_KEYS`
-    present. So plain classifiers get plain classification, and the attention network the RECCE total.
+    present; ``+ weight · aux[key]`` for each of the :data:`REGULARISER_KEYS` present (Effort). So plain
+    classifiers get plain classification, the attention network the RECCE total, and Effort
+    classification plus its orthogonality and singular-value losses.
 
     Args:
         output: the model's ``forward(x, return_aux=True)``.
@@ -163,7 +177,7 @@ def detector_loss(
 
     Returns:
         The scalar total, and a dict of floats: ``"classification"``, ``"total"`` and, where computed,
-        ``"reconstruction"`` and ``"metric"`` (unweighted).
+        ``"reconstruction"``, ``"metric"``, ``"orthogonality"`` and ``"singular_value"`` (unweighted).
 
     >>> out = DetectorOutput(torch.zeros(2, 1), {"reconstruction": torch.zeros(2, 3, 2, 2)})
     >>> total, parts = detector_loss(out, torch.ones(2, 3, 2, 2), torch.tensor([0, 1]))
@@ -183,5 +197,9 @@ def detector_loss(
         metric = metric_loss(metric_features, labels)
         total = total + weights.metric * metric
         parts["metric"] = metric.item()
+    for key in REGULARISER_KEYS:
+        if key in output.aux:
+            total = total + getattr(weights, key) * output.aux[key]
+            parts[key] = output.aux[key].item()
     parts["total"] = total.item()
     return total, parts
