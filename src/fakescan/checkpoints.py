@@ -49,6 +49,7 @@ __all__ = [
     "TrainingState",
     "capture_rng_state",
     "checkpoint_paths",
+    "crop_size_for",
     "detector_for",
     "load_checkpoint",
     "load_training_state",
@@ -269,6 +270,23 @@ def detector_for(meta: CheckpointMeta, given: str | None = None) -> str:
         return given
     recorded = meta.training_data.detector if meta.training_data is not None else None
     return recorded if recorded and "+" not in recorded else DEFAULT_DETECTOR
+
+
+def crop_size_for(meta: CheckpointMeta, given: int | None = None) -> int:
+    """The side to cut faces at before resizing them to the model's input: ``given`` when set,
+    else the side the model's training crops were extracted at (``training_data.crop_size``), else
+    ``fakescan extract``'s default (256).
+
+    >>> meta = CheckpointMeta("cnn", training_data=TrainingProvenance(crop_size=128))
+    >>> crop_size_for(meta), crop_size_for(meta, 320), crop_size_for(CheckpointMeta("cnn"))
+    (128, 320, 256)
+    """
+    from fakescan.data.extract import ExtractConfig
+
+    if given:
+        return given
+    recorded = meta.training_data.crop_size if meta.training_data is not None else None
+    return recorded or ExtractConfig.size
 
 
 def checkpoint_paths(path: str | Path) -> tuple[Path, Path]:

@@ -997,8 +997,13 @@ def predict(
     ] = "mean",
     batch_size: Annotated[int, typer.Option(help="Face crops per forward pass.")] = 32,
     crop_size: Annotated[
-        int, typer.Option(help="Cut faces at this side, as `extract --size` cut the training crops.")
-    ] = 256,
+        int | None,
+        typer.Option(
+            help="Cut faces at this side, as `extract --size` cut the training crops. Default: the "
+            "model's training crops' size (its sidecar), else 256.",
+            show_default=False,
+        ),
+    ] = None,
     margin: Annotated[float, typer.Option(help="Crop side as a multiple of the face box's long side.")] = 1.3,
     border: Annotated[str, typer.Option(help="At the image border: 'clamp' or 'pad' (black).")] = "clamp",
     detector: Annotated[
@@ -1040,7 +1045,7 @@ def predict(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from fakescan._atomic import check_output_file, make_output_dir
-    from fakescan.checkpoints import detector_for
+    from fakescan.checkpoints import crop_size_for, detector_for
     from fakescan.data.extract import ExtractConfig
     from fakescan.predict import PredictConfig, Prediction, load_predictor, run_prediction
     from fakescan.predict.engine import PRECISIONS, shard_path, write_csv, write_json
@@ -1057,7 +1062,7 @@ def predict(
         config = PredictConfig(
             extract=ExtractConfig(
                 frames=frames,
-                size=crop_size,
+                size=crop_size or 256,
                 margin=margin,
                 border=border,  # type: ignore[arg-type]  # validated by ExtractConfig
                 detector=detector or _DEFAULT_DETECTOR,
@@ -1084,10 +1089,15 @@ def predict(
         channels_last=channels_last,
         precision=precision,  # type: ignore[arg-type]  # checked above
     )
-    chosen = detector_for(predictor.meta, detector)
-    if chosen != config.extract.detector:
-        config = replace(config, extract=replace(config.extract, detector=chosen))
-    _print_model(predictor, chosen, from_checkpoint=detector is None)
+    # Unless told otherwise, faces are cut as the model's training crops were.
+    chosen = replace(
+        config.extract,
+        detector=detector_for(predictor.meta, detector),
+        size=crop_size_for(predictor.meta, crop_size),
+    )
+    with _options():
+        config = replace(config, extract=chosen)
+    _print_model(predictor, chosen, from_checkpoint=(detector is None, crop_size is None))
     columns = (TextColumn("[bold]predict"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("predict", total=None)
@@ -1120,7 +1130,7 @@ def predict(
     _require_processed(len(report.predictions), report.processed)
 
 
-def _print_model(predictor, detector: str, from_checkpoint: bool) -> None:
+def _print_model(predictor, extract, from_checkpoint: tuple[bool, bool]) -> None:
     """``Model: NAME trained on ...`` and, for a model of synthetic forgeries, a warning."""
     trained = predictor.training_data
     where = f" ({predictor.path})" if predictor.path else ""
@@ -1130,8 +1140,12 @@ def _print_model(predictor, detector: str, from_checkpoint: bool) -> None:
         else ": its sidecar does not say what it was trained on (written before fakescan recorded it)"
     )
     console.print(f"Model: {predictor.meta.model}{where}{what}", soft_wrap=True, highlight=False)
-    if from_checkpoint and trained is not None and trained.detector == detector:
-        console.print(f"faces found with {detector}, as for its training crops", highlight=False)
+    if trained is not None:
+        uses_detector = from_checkpoint[0] and trained.detector == extract.detector
+        uses_size = from_checkpoint[1] and trained.crop_size == extract.size
+        parts = [f"found with {extract.detector}"] * uses_detector + [f"cut at {extract.size} px"] * uses_size
+        if parts:
+            console.print(f"faces {' and '.join(parts)}, as for its training crops", highlight=False)
     if trained is not None and trained.synthetic:
         console.print(
             _styled(

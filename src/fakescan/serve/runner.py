@@ -180,6 +180,7 @@ class JobRunner:
             face detector (a :data:`fakescan.data.faces.DETECTORS` name) for every model, or
             ``None``: for each model the one its training crops were cut with (its sidecar's
             ``training_data.detector``), else the default (:func:`fakescan.checkpoints.detector_for`).
+            Faces are cut at the side the model's training crops were (else 256 px).
     """
 
     specs: Sequence[ModelSpec]
@@ -187,10 +188,11 @@ class JobRunner:
     detector: str | None = None
     predictors: dict[str, Any] = field(default_factory=dict, init=False)
     detectors: dict[str, str] = field(default_factory=dict, init=False)
+    crop_sizes: dict[str, int] = field(default_factory=dict, init=False)
     _detectors: dict[str, Any] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
-        from fakescan.checkpoints import detector_for
+        from fakescan.checkpoints import crop_size_for, detector_for
         from fakescan.data.extract import ExtractConfig, build_detector
         from fakescan.predict import load_predictor
 
@@ -198,6 +200,7 @@ class JobRunner:
             predictor = load_predictor(spec.path, backend=spec.backend, device=self.device)
             self.predictors[spec.name] = predictor
             self.detectors[spec.name] = detector_for(predictor.meta, self.detector)
+            self.crop_sizes[spec.name] = crop_size_for(predictor.meta)
         for name in sorted(set(self.detectors.values())):
             self._detectors[name] = build_detector(ExtractConfig(detector=name))
 
@@ -212,6 +215,7 @@ class JobRunner:
                 "image_size": self.predictors[spec.name].input_cfg.image_size,
                 "explanations": self.predictors[spec.name].model is not None,
                 "detector": self.detectors[spec.name],
+                "crop_size": self.crop_sizes[spec.name],
             }
             for spec in self.specs
         ]
@@ -223,7 +227,8 @@ class JobRunner:
 
         predictor = self.predictors[request.model]
         chosen = self.detectors[request.model]
-        config = PredictConfig(extract=ExtractConfig(frames=request.frames, detector=chosen))
+        extract = ExtractConfig(frames=request.frames, detector=chosen, size=self.crop_sizes[request.model])
+        config = PredictConfig(extract=extract)
         expected = 1 if request.kind == "image" else request.frames
         detector = _CountingDetector(
             self._detectors[chosen], lambda n: on_progress(0.8 * min(n, expected) / expected)
