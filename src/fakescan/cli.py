@@ -1114,7 +1114,10 @@ def predict(
             on_result=advance,
             shard=parsed_shard,
         )
-    console.print(_prediction_table(report, console.width))
+    table, common = _prediction_table(report, console.width)
+    console.print(table)
+    if common is not None and len(report.predictions) > 0:
+        console.print(f"paths relative to {common}", soft_wrap=True, highlight=False)
     for p in report.predictions:
         if p.reason and p.verdict != "no_face":
             console.print(
@@ -1206,15 +1209,15 @@ def _decimals(scores: Sequence[float], threshold: float, least: int = 3, most: i
     return digits
 
 
-def _prediction_table(report, width: int) -> Table:
-    """The verdicts as a table that fits ``width`` columns: paths relative to their common folder,
-    cut in the middle when too long; the file column is never dropped."""
+def _prediction_table(report, width: int) -> tuple[Table, Path | None]:
+    """The verdicts as a table that fits ``width`` columns, and the folder its paths are relative to:
+    paths relative to their common folder, cut in the middle when too long; the file column is never
+    dropped."""
     paths = [p.path for p in report.predictions]
     common, shown = _display_paths(paths)
     digits = _decimals([p.score for p in report.predictions if p.score is not None], report.threshold)
     title = f"fakescan predict · {report.model} · threshold {report.threshold:.{digits}f}"
-    caption = None if common is None else f"in {common}"
-    table = Table(title=title, caption=caption, show_edge=False, caption_justify="left")
+    table = Table(title=title, show_edge=False)
     budget = max(16, width - 44)  # the other columns take about 44 characters, their padding included
     longest = max((len(text) for text in shown), default=4)
     table.add_column("file", no_wrap=True, min_width=min(max(longest, 4), budget))
@@ -1226,7 +1229,7 @@ def _prediction_table(report, width: int) -> Table:
         score = "" if p.score is None else f"{p.score:.{digits}f}"
         verdict = Text(p.verdict.replace("_", " "), style=colours[p.verdict])
         table.add_row(_middle_ellipsis(text, budget), verdict, score, str(p.frames_used), str(p.faces_found))
-    return table
+    return table, common
 
 
 def _merge_predictions(files: Sequence[Path], target: str) -> None:

@@ -257,9 +257,28 @@ def test_the_table_at_80_columns_tells_the_files_apart(
         "2025_final.jpg"
     )  # the name's end is kept
     assert "…" in cells[0] and cells[0].startswith("a folder")  # relative to the common folder
-    assert cells[2] == "other/mountain.jpg" and f"in {tmp_path}" in "".join(done.stderr.split("\n"))
+    assert cells[2] == "other/mountain.jpg" and f"paths relative to {tmp_path}\n" in done.stderr
     assert "3 files in" in done.stderr
     one = invoke("predict", files[2], "--model", demo_like_run, columns=columns)
     assert _table_rows(one.stderr)[0].split("│")[0].strip() == "mountain.jpg"
     assert "1 file in" in one.stderr and "1 files" not in one.stderr
     assert re.search(r"threshold 0\.400\b", one.stderr)
+
+
+def test_export_takes_a_run_folder_and_onnx_results_name_the_onnx_file(
+    samples: Path, demo_like_run: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    onnx = tmp_path / "demo.onnx"
+    done = invoke("export", demo_like_run, "--onnx", onnx, "--no-verify")
+    assert done.exit_code == 0, done.output
+    predicted = invoke(
+        "predict", samples / "images/obama.jpg", "--model", onnx, "--backend", "onnx", "--json", "-"
+    )
+    assert predicted.exit_code == 0, predicted.output
+    document = json.loads(predicted.stdout)
+    assert document["checkpoint"]["path"] == str(onnx)
+    assert document["checkpoint"]["sha256"] == hashlib.sha256(onnx.read_bytes()).hexdigest()
+    assert document["checkpoint"]["training_data"]["detector"] == "haar"  # the sidecar travels with it
+    assert document["settings"]["detector"] == "haar" and document["settings"]["backend"] == "onnx"
