@@ -1034,7 +1034,8 @@ def predict(
 ) -> None:
     """Say whether each image or video is fake, with the checkpoint's calibrated threshold.
 
-    Faces are found and cut as by `extract` (same sampling, detector, margin, --crop-size), then
+    Faces are found and cut as by `extract`, with the detector and crop size of the model's
+    training crops (from its sidecar, unless --detector/--crop-size say otherwise), then
     resized to the model's input size as in training; nothing is written unless
     --json/--csv/--explain/--save-crops ask for it. A file without a face gets the verdict no_face.
     Exit code 1 only when no input could be read. For job arrays, --shard i/n predicts part i of n

@@ -282,3 +282,22 @@ def test_export_takes_a_run_folder_and_onnx_results_name_the_onnx_file(
     assert document["checkpoint"]["sha256"] == hashlib.sha256(onnx.read_bytes()).hexdigest()
     assert document["checkpoint"]["training_data"]["detector"] == "haar"  # the sidecar travels with it
     assert document["settings"]["detector"] == "haar" and document["settings"]["backend"] == "onnx"
+
+
+def test_test_and_robustness_take_a_run_folder(crops_dir: Path, demo_like_run: Path, tmp_path: Path) -> None:
+    done = invoke("test", demo_like_run, crops_dir, "--out", tmp_path / "test")
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / "test/summary.md").is_file()
+    done = invoke(
+        "robustness",
+        demo_like_run,
+        crops_dir,
+        "--out",
+        tmp_path / "r",
+        "--perturbations",
+        "jpeg",
+        "--levels",
+        "1",
+    )
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / "r/robustness.json").is_file()
