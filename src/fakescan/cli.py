@@ -1219,12 +1219,13 @@ def _prediction_table(report, width: int) -> tuple[Table, Path | None]:
     digits = _decimals([p.score for p in report.predictions if p.score is not None], report.threshold)
     title = f"fakescan predict · {report.model} · threshold {report.threshold:.{digits}f}"
     table = Table(title=title, show_edge=False)
-    budget = max(16, width - 44)  # the other columns take about 44 characters, their padding included
+    budget = max(12, width - 36)  # the others need 36 columns at least, padding and rules included
     longest = max((len(text) for text in shown), default=4)
     table.add_column("file", no_wrap=True, min_width=min(max(longest, 4), budget))
-    table.add_column("verdict", no_wrap=True)
-    for name in ("score", "frames used", "faces found"):
-        table.add_column(name, justify="right")
+    table.add_column("verdict", no_wrap=True, min_width=7)
+    table.add_column("score", justify="right", no_wrap=True, min_width=digits + 2)
+    for name in ("frames used", "faces found"):  # the headers wrap when the room is short
+        table.add_column(name, justify="right", min_width=5)
     colours = {"fake": "red", "real": "green", "no_face": "yellow", "error": "bold red"}
     for p, text in zip(report.predictions, shown, strict=True):
         score = "" if p.score is None else f"{p.score:.{digits}f}"
