@@ -231,13 +231,10 @@ def load_predictor(
         raise ConfigError("--precision bf16 needs the torch backend; the ONNX backend runs float32")
     path = resolve_checkpoint(path)
     if backend == "onnx":
-        import hashlib
-
         from fakescan.predict.export import load_onnx_scorer
 
         scorer, meta = load_onnx_scorer(path)
-        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-        return Predictor(meta=meta, scorer=scorer, backend="onnx", path=Path(path), sha256=digest)
+        return Predictor(meta=meta, scorer=scorer, backend="onnx", path=Path(path), sha256=_sha256(path))
     from fakescan.checkpoints import load_checkpoint
 
     try:
@@ -255,8 +252,14 @@ def load_predictor(
         backend="torch",
         model=model,
         path=checkpoint_paths(path)[0],
-        sha256=meta.weights_sha256,
+        sha256=meta.weights_sha256 or _sha256(checkpoint_paths(path)[0]),  # verified on load when recorded
     )
+
+
+def _sha256(path: str | Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 # --------------------------------------------------------------------------------------------------
