@@ -266,7 +266,7 @@ def detector_for(meta: CheckpointMeta, given: str | None = None) -> str:
     """
     from fakescan.data.faces import DEFAULT_DETECTOR
 
-    if given:
+    if given is not None:
         return given
     recorded = meta.training_data.detector if meta.training_data is not None else None
     return recorded if recorded and "+" not in recorded else DEFAULT_DETECTOR
@@ -283,7 +283,7 @@ def crop_size_for(meta: CheckpointMeta, given: int | None = None) -> int:
     """
     from fakescan.data.extract import ExtractConfig
 
-    if given:
+    if given is not None:
         return given
     recorded = meta.training_data.crop_size if meta.training_data is not None else None
     return recorded or ExtractConfig.size

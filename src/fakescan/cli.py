@@ -1063,10 +1063,10 @@ def predict(
         config = PredictConfig(
             extract=ExtractConfig(
                 frames=frames,
-                size=crop_size or 256,
+                size=256 if crop_size is None else crop_size,
                 margin=margin,
                 border=border,  # type: ignore[arg-type]  # validated by ExtractConfig
-                detector=detector or _DEFAULT_DETECTOR,
+                detector=_DEFAULT_DETECTOR if detector is None else detector,
                 detector_weights=detector_weights,
                 detect_max_side=detect_size,
             ),
@@ -1449,7 +1449,7 @@ def serve(
     from fakescan.data.extract import ExtractConfig
 
     with _options():
-        ExtractConfig(detector=detector or _DEFAULT_DETECTOR)  # a usage error before any worker starts
+        ExtractConfig(detector=_DEFAULT_DETECTOR if detector is None else detector)  # before any worker
     settings = ServeSettings(
         models=tuple(resolve_models(model)),
         data_dir=data_dir,

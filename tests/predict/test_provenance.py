@@ -146,6 +146,8 @@ def test_an_old_checkpoint_uses_the_default_detector_and_says_nothing_is_recorde
     assert json.loads(done.stdout)["settings"]["crop_size"] == 256
     assert "does not say what it was trained on" in " ".join(done.stderr.split())
     assert "notice:" not in done.stderr
+    bad = invoke("predict", samples / "images/obama.jpg", "--model", stem, "--crop-size", "0")
+    assert bad.exit_code == 2 and "--size must be at least 8, got 0" in bad.stderr  # not the default
 
 
 def test_synthetic_data_sets_are_recognised_by_their_manifest(tmp_path: Path) -> None:
