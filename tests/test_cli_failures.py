@@ -53,14 +53,15 @@ def test_brackets_in_paths_are_printed_as_they_are(samples: Path, checkpoint: Pa
     assert f"{missing}: unreadable (file not found)" in done.stderr.replace("\n", "")
     predicted = invoke("predict", photo, missing, "--model", checkpoint, "--detector", "haar")
     assert predicted.exit_code == 0, predicted.output
-    assert f"{photo} " in predicted.stderr  # its row of the table
+    assert " clip [final].jpg " in predicted.stderr  # its row of the table, relative to its folder
+    assert f"paths relative to {folder}\n" in predicted.stderr
     assert f"{missing}: file not found" in predicted.stderr.replace("\n", "")
 
 
 def test_brackets_in_an_error_message_survive(tmp_path: Path) -> None:
     done = invoke("extract", tmp_path / "a[/x].mp4", "--out", tmp_path / "out")
     assert done.exit_code == 1
-    assert error_lines(done.stderr) == ["error: no input could be processed (1 files, all failed)"]
+    assert error_lines(done.stderr) == ["error: no input could be processed (1 file, it failed)"]
     assert "a[/x].mp4: unreadable" in done.stderr
 
 

@@ -14,7 +14,7 @@ from fakescan.errors import ConfigError
 
 
 @pytest.mark.slow
-def test_quick_demo_trains_tests_and_explains_on_held_out_people(tmp_path: Path) -> None:
+def test_quick_demo_trains_tests_and_explains_on_held_out_people(tmp_path: Path, samples: Path) -> None:
     out = tmp_path / "demo"
     result = CliRunner().invoke(app, ["demo", "--out", str(out), "--quick"])
     assert result.exit_code == 0, result.output
@@ -40,6 +40,25 @@ def test_quick_demo_trains_tests_and_explains_on_held_out_people(tmp_path: Path)
     # Seed 0 of the quick mode separates the held-out people's frames almost perfectly.
     assert metrics["frame"]["auc"] > 0.9
     assert metrics["video"]["auc"] > 0.75
+    _check_demo_model(out / "run", samples)
+
+
+def _check_demo_model(run: Path, samples: Path) -> None:
+    """The demo's checkpoint says what it learnt from, and ``predict --model RUN`` says it is a demo
+    model and cuts faces as the demo's crops were cut."""
+    from fakescan.checkpoints import read_checkpoint_meta
+    from fakescan.demo import DEMO_DETECTOR, QUICK
+
+    trained = read_checkpoint_meta(run).training_data
+    assert trained is not None and trained.synthetic and trained.datasets == ("ffpp",)
+    assert (trained.detector, trained.crop_size) == (DEMO_DETECTOR, QUICK.crop_size)
+    assert trained.methods and "real" not in trained.methods and trained.pseudo_fakes == QUICK.pseudo_fakes
+    photo = samples / "images/obama.jpg"
+    done = CliRunner().invoke(app, ["predict", str(photo), "--model", str(run), "--json", "-"])
+    assert done.exit_code == 0, done.output
+    assert "its verdicts on real videos mean nothing" in " ".join(done.stderr.split())
+    settings = json.loads(done.stdout)["settings"]
+    assert (settings["detector"], settings["crop_size"]) == (DEMO_DETECTOR, QUICK.crop_size)
 
 
 def test_refuses_a_folder_that_holds_something_else(tmp_path: Path) -> None:

@@ -46,12 +46,16 @@ __all__ = [
     "CHECKPOINT_FORMAT",
     "TRAINING_STATE_FORMAT",
     "CheckpointMeta",
+    "TrainingProvenance",
     "TrainingState",
     "capture_rng_state",
     "checkpoint_paths",
+    "crop_size_for",
+    "detector_for",
     "load_checkpoint",
     "load_training_state",
     "read_checkpoint_meta",
+    "resolve_checkpoint",
     "restore_rng_state",
     "save_checkpoint",
     "save_training_state",
@@ -70,6 +74,79 @@ def _default_version() -> str:
     from fakescan import __version__
 
     return __version__
+
+
+def _count(number: int, noun: str) -> str:
+    """``"1 video"``, ``"2 videos"``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+@dataclass(frozen=True)
+class TrainingProvenance:
+    """What a checkpoint's model was trained on, as ``fakescan train`` found it (sidecar ``training_data``).
+
+    Attributes:
+        datasets: the data set names of the training and validation crops (``"ffpp"``, …).
+        methods: the forgery methods among the training crops (``"real"`` excluded), sorted.
+        pseudo_fakes: ``"none"``, or ``"sbi"`` when self-blended fakes of the real crops were added.
+        detector: the face detector the training crops were cut with (from each video folder's
+            extraction record, ``_extract.json``); ``None`` when no record says (packed shards,
+            crops made by other tools). Several detectors are joined with ``+``.
+        crop_size: the side the training crops were extracted at, ``None`` when unknown.
+        synthetic: the crops were cut from a ``fakescan synth`` (or ``fakescan demo``) data set,
+            whose fakes are graphics manipulations of a few people: such a model's verdicts on real
+            videos mean nothing.
+        videos, crops: training videos and crops.
+    """
+
+    datasets: tuple[str, ...] = ()
+    methods: tuple[str, ...] = ()
+    pseudo_fakes: str = "none"
+    detector: str | None = None
+    crop_size: int | None = None
+    synthetic: bool = False
+    videos: int = 0
+    crops: int = 0
+
+    def describe(self) -> str:
+        """One phrase for people.
+
+        >>> seen = TrainingProvenance(("ffpp",), ("Deepfakes", "FaceSwap"), "sbi", "hog", 256, False, 10, 320)
+        >>> seen.describe()
+        'ffpp (10 videos, 320 crops): real, Deepfakes, FaceSwap + SBI pseudo-fakes; faces by hog at 256 px'
+        """
+        methods = ", ".join(("real", *self.methods))
+        if self.pseudo_fakes != "none":
+            methods += f" + {self.pseudo_fakes.upper()} pseudo-fakes"
+        names = ", ".join(self.datasets) or "unnamed data"
+        text = f"{names} ({_count(self.videos, 'video')}, {_count(self.crops, 'crop')}): {methods}"
+        if self.detector:
+            text += f"; faces by {self.detector}" + (f" at {self.crop_size} px" if self.crop_size else "")
+        return text + ("; synthetic forgeries (fakescan synth)" if self.synthetic else "")
+
+    @classmethod
+    def from_json_dict(cls, data: Mapping[str, Any]) -> TrainingProvenance:
+        """Parse the sidecar's ``training_data`` object; unknown keys are ignored.
+
+        Raises:
+            ValueError: not an object, or a field of the wrong type.
+        """
+        if not isinstance(data, Mapping):
+            raise ValueError("training_data is not an object")
+        try:
+            size = data.get("crop_size")
+            return cls(
+                datasets=tuple(str(v) for v in data.get("datasets", ())),
+                methods=tuple(str(v) for v in data.get("methods", ())),
+                pseudo_fakes=str(data.get("pseudo_fakes", "none")),
+                detector=None if data.get("detector") is None else str(data["detector"]),
+                crop_size=None if size is None else int(size),
+                synthetic=bool(data.get("synthetic", False)),
+                videos=int(data.get("videos", 0)),
+                crops=int(data.get("crops", 0)),
+            )
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"malformed training_data ({error})") from None
 
 
 @dataclass(frozen=True)
@@ -102,6 +179,8 @@ class CheckpointMeta:
             repository and ``reference_files``, the reference's ``output`` convention
             (``"softmax"``/``"sigmoid"``, ``fake_index``) and its ``video_score`` rule.
         calibration: for a threshold set by ``fakescan calibrate``: the data, split, rule and counts.
+        training_data: what the model was trained on (:class:`TrainingProvenance`); ``None`` in
+            checkpoints written before fakescan recorded it.
     """
 
     model: str
@@ -121,13 +200,14 @@ class CheckpointMeta:
     face_crop: Mapping[str, Any] | None = None
     source: Mapping[str, Any] | None = None
     calibration: Mapping[str, Any] | None = None
+    training_data: TrainingProvenance | None = None
 
     def to_json_dict(self) -> dict[str, Any]:
         """The sidecar's content (with its format tag)."""
         out: dict[str, Any] = {"format": CHECKPOINT_FORMAT}
         for item in fields(self):
             value = getattr(self, item.name)
-            if isinstance(value, (InputConfig, SpectrumStats)):
+            if isinstance(value, (InputConfig, SpectrumStats, TrainingProvenance)):
                 value = asdict(value)
             elif isinstance(value, Mapping):
                 value = dict(value)
@@ -162,6 +242,8 @@ class CheckpointMeta:
                 values["spectrum_stats"] = SpectrumStats(
                     mean=tuple(stats["mean"]), std=tuple(stats["std"]), count=int(stats.get("count", 0))
                 )
+            if values.get("training_data") is not None:
+                values["training_data"] = TrainingProvenance.from_json_dict(values["training_data"])
             if "class_names" in values:
                 values["class_names"] = tuple(str(name) for name in values["class_names"])
             if not isinstance(values.get("model_kwargs", {}), Mapping):
@@ -191,6 +273,43 @@ def _probability(value: Any, name: str) -> float:
     return float(value)
 
 
+def detector_for(meta: CheckpointMeta, given: str | None = None) -> str:
+    """The face detector to predict with: ``given`` when set, else the one the model's training
+    crops were cut with (``training_data.detector``, when it names one), else
+    :data:`fakescan.data.faces.DEFAULT_DETECTOR` (checkpoints that do not record it).
+
+    >>> meta = CheckpointMeta("cnn", training_data=TrainingProvenance(detector="hog"))
+    >>> detector_for(meta), detector_for(meta, "haar"), detector_for(CheckpointMeta("cnn"))
+    ('hog', 'haar', 'blazeface-full')
+    """
+    from fakescan.data.faces import DEFAULT_DETECTOR
+
+    if given is not None:
+        return given
+    recorded = meta.training_data.detector if meta.training_data is not None else None
+    return recorded if recorded and "+" not in recorded else DEFAULT_DETECTOR
+
+
+def crop_size_for(meta: CheckpointMeta, given: int | None = None) -> int:
+    """The side to cut faces at before resizing them to the model's input: ``given`` when set,
+    else the size an imported checkpoint's ``face_crop`` records, else the side the model's training
+    crops were extracted at (``training_data.crop_size``), else
+    ``fakescan extract``'s default (256).
+
+    >>> meta = CheckpointMeta("cnn", training_data=TrainingProvenance(crop_size=128))
+    >>> crop_size_for(meta), crop_size_for(meta, 320), crop_size_for(CheckpointMeta("cnn"))
+    (128, 320, 256)
+    """
+    from fakescan.data.extract import ExtractConfig
+
+    if given is not None:
+        return given
+    if meta.face_crop and meta.face_crop.get("size"):  # an imported checkpoint: its reference's size
+        return int(meta.face_crop["size"])
+    recorded = meta.training_data.crop_size if meta.training_data is not None else None
+    return recorded or ExtractConfig.size
+
+
 def checkpoint_paths(path: str | Path) -> tuple[Path, Path]:
     """``(weights, sidecar)`` for a checkpoint given by its stem, its ``.safetensors`` or its ``.json``;
     a folder (a run folder, or one ``fakescan import`` wrote) means its :data:`BEST_NAME` checkpoint.
@@ -204,6 +323,44 @@ def checkpoint_paths(path: str | Path) -> tuple[Path, Path]:
     if path.suffix in (WEIGHTS_SUFFIX, META_SUFFIX):
         path = path.with_suffix("")
     return path.with_name(path.name + WEIGHTS_SUFFIX), path.with_name(path.name + META_SUFFIX)
+
+
+BEST_STEM = "best"
+"""The stem of the checkpoint ``fakescan train`` chooses on validation, in its run folder."""
+
+
+def _is_checkpoint_sidecar(path: Path) -> bool:
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("format") == CHECKPOINT_FORMAT
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return False
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """The checkpoint a ``--model`` value names: a run folder means its ``best`` checkpoint.
+
+    A path that is not a folder is returned as it is (a stem, ``.safetensors``, ``.json`` or
+    ``.onnx``). A folder with ``best.json`` gives ``FOLDER/best``; otherwise the folder's one
+    checkpoint, or its one sub-folder's ``best`` (``runs/demo`` → ``runs/demo/run/best``).
+
+    Raises:
+        InputError: a folder with no checkpoint, or with several (naming them: use ``RUN/best``).
+    """
+    path = Path(path)
+    if not path.is_dir():
+        return path
+    if (path / f"{BEST_STEM}{META_SUFFIX}").is_file():
+        return path / BEST_STEM
+    found = sorted(p.with_suffix("") for p in path.glob(f"*{META_SUFFIX}") if _is_checkpoint_sidecar(p))
+    found += sorted(p.parent / BEST_STEM for p in path.glob(f"*/{BEST_STEM}{META_SUFFIX}"))
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise InputError(
+            path, "a folder without a checkpoint: give a training run folder (with best.json) or a checkpoint"
+        )
+    names = ", ".join(p.relative_to(path).as_posix() for p in found[:3]) + (", …" if len(found) > 3 else "")
+    raise InputError(path, f"holds {len(found)} checkpoints ({names}): name one, e.g. {found[0]}")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -294,13 +451,13 @@ def _finite_or_none(value: Any) -> Any:
 
 
 def read_checkpoint_meta(path: str | Path) -> CheckpointMeta:
-    """Read a checkpoint's sidecar without touching its weights.
+    """Read a checkpoint's sidecar without touching its weights (a run folder: its ``best``).
 
     Raises:
-        InputError: the sidecar does not exist.
+        InputError: the sidecar does not exist (or a folder holds no single checkpoint).
         CheckpointMismatchError: the sidecar is not valid JSON or not a fakescan checkpoint sidecar.
     """
-    _, meta_path = checkpoint_paths(path)
+    _, meta_path = checkpoint_paths(resolve_checkpoint(path))
     try:
         text = meta_path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -392,7 +549,8 @@ def load_checkpoint(
     """Rebuild a checkpoint's model and load its weights strictly.
 
     Args:
-        path: the checkpoint's stem, ``.safetensors`` or ``.json`` path.
+        path: the checkpoint's stem, ``.safetensors`` or ``.json`` path, or a run folder
+            (:func:`resolve_checkpoint`).
         device: where to put the model.
         expected_model: if given, the registry name the checkpoint must be for.
 
@@ -407,7 +565,7 @@ def load_checkpoint(
     """
     from fakescan.models import create
 
-    weights_path, meta_path = checkpoint_paths(path)
+    weights_path, meta_path = checkpoint_paths(resolve_checkpoint(path))
     meta = read_checkpoint_meta(meta_path)
     if expected_model is not None and meta.model != expected_model:
         raise CheckpointMismatchError(

@@ -123,12 +123,22 @@ def _root(
     _state["debug"] = debug
 
 
+def _count(number: int, noun: str) -> str:
+    """``"1 file"``, ``"3 files"``.
+
+    >>> _count(1, "file"), _count(0, "file"), _count(2, "shard")
+    ('1 file', '0 files', '2 shards')
+    """
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def _require_processed(files: int, processed: int) -> None:
     """Exit code 1 (one line) when there was no input, or no input could be read."""
     if files == 0:
         raise FakescanError("no video or image found in the given inputs")
     if processed == 0:
-        raise FakescanError(f"no input could be processed ({files} files, all failed)")
+        failed = "it failed" if files == 1 else "all failed"
+        raise FakescanError(f"no input could be processed ({_count(files, 'file')}, {failed})")
 
 
 def _parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -965,7 +975,9 @@ def predict(
     model: Annotated[
         Path | None,
         typer.Option(
-            "--model", "-m", help="Checkpoint (stem, .safetensors or .json); .onnx for onnx. Required."
+            "--model",
+            "-m",
+            help="Checkpoint (stem, .safetensors or .json) or training run folder; .onnx for onnx. Required.",
         ),
     ] = None,
     backend: Annotated[
@@ -993,21 +1005,29 @@ def predict(
     crop_size: Annotated[
         int | None,
         typer.Option(
-            help="Cut faces at this side, as `extract --size` cut the training crops "
-            "[default: the checkpoint's face_crop size, else 256]."
+            help="Cut faces at this side, as `extract --size` cut the training crops. Default: the "
+            "size an imported checkpoint's reference uses, else the model's training crops' size (its "
+            "sidecar), else 256.",
+            show_default=False,
         ),
     ] = None,
     margin: Annotated[
         float | None,
         typer.Option(
-            help="Crop side as a multiple of the face box's long side "
-            "[default: the checkpoint's face_crop margin, else 1.3]."
+            help="Crop side as a multiple of the face box's long side. Default: an imported "
+            "checkpoint's reference margin, else 1.3.",
+            show_default=False,
         ),
     ] = None,
     border: Annotated[str, typer.Option(help="At the image border: 'clamp' or 'pad' (black).")] = "clamp",
     detector: Annotated[
-        str, typer.Option(help="Face detector: blazeface-full (default), blazeface, hog, haar, retinaface.")
-    ] = _DEFAULT_DETECTOR,
+        str | None,
+        typer.Option(
+            help="Face detector: blazeface-full, blazeface, hog, haar, retinaface. Default: the one the "
+            "model's training crops were cut with (its sidecar), else blazeface-full.",
+            show_default=False,
+        ),
+    ] = None,
     detector_weights: Annotated[
         Path | None, typer.Option(help="Local weights file for detectors that need one (retinaface).")
     ] = None,
@@ -1028,15 +1048,19 @@ def predict(
 ) -> None:
     """Say whether each image or video is fake, with the checkpoint's calibrated threshold.
 
-    Faces are found and cut as by `extract` (same sampling, detector, margin, --crop-size), then
+    Faces are found and cut as by `extract`, with the detector and crop size of the model's
+    training crops (from its sidecar, unless --detector/--crop-size say otherwise), then
     resized to the model's input size as in training; nothing is written unless
     --json/--csv/--explain/--save-crops ask for it. A file without a face gets the verdict no_face.
     Exit code 1 only when no input could be read. For job arrays, --shard i/n predicts part i of n
     (writing out.shard-i-of-n.json), and `predict --merge OUT.json SHARD.json ...` joins the parts.
     """
+    from dataclasses import replace
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from fakescan._atomic import check_output_file, make_output_dir
+    from fakescan.checkpoints import crop_size_for, detector_for
     from fakescan.data.extract import ExtractConfig
     from fakescan.predict import PredictConfig, Prediction, load_predictor, run_prediction
     from fakescan.predict.engine import PRECISIONS, shard_path, write_csv, write_json
@@ -1054,10 +1078,10 @@ def predict(
         config = PredictConfig(
             extract=ExtractConfig(
                 frames=frames,
-                size=crop_size if crop_size is not None else int(face_crop.get("size", 256)),
+                size=256 if crop_size is None else crop_size,
                 margin=margin if margin is not None else float(face_crop.get("margin", 1.3)),
                 border=border,  # type: ignore[arg-type]  # validated by ExtractConfig
-                detector=detector,
+                detector=_DEFAULT_DETECTOR if detector is None else detector,
                 detector_weights=detector_weights,
                 detect_max_side=detect_size,
             ),
@@ -1082,6 +1106,15 @@ def predict(
         precision=precision,  # type: ignore[arg-type]  # checked above
     )
     _print_licence(predictor.meta)
+    # Unless told otherwise, faces are cut as the model's training crops were.
+    chosen = replace(
+        config.extract,
+        detector=detector_for(predictor.meta, detector),
+        size=crop_size_for(predictor.meta, crop_size),
+    )
+    with _options():
+        config = replace(config, extract=chosen)
+    _print_model(predictor, chosen, from_checkpoint=(detector is None, crop_size is None))
     columns = (TextColumn("[bold]predict"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("predict", total=None)
@@ -1098,24 +1131,18 @@ def predict(
             on_result=advance,
             shard=parsed_shard,
         )
-    title = f"fakescan predict · {report.model} · threshold {report.threshold:.3f}"
-    table = Table(title=title, show_edge=False)
-    table.add_column("file")
-    table.add_column("verdict")
-    for name in ("score", "frames used", "faces found"):
-        table.add_column(name, justify="right")
-    colours = {"fake": "red", "real": "green", "no_face": "yellow", "error": "bold red"}
-    for p in report.predictions:
-        score = "" if p.score is None else f"{p.score:.3f}"
-        verdict = Text(p.verdict.replace("_", " "), style=colours[p.verdict])
-        table.add_row(str(p.path), verdict, score, str(p.frames_used), str(p.faces_found))
+    table, common = _prediction_table(report, console.width)
     console.print(table)
+    if common is not None and len(report.predictions) > 0:
+        console.print(f"paths relative to {common}", soft_wrap=True, highlight=False)
     for p in report.predictions:
         if p.reason and p.verdict != "no_face":
             console.print(
                 _styled(p.verdict, "yellow", f"{p.path}: {p.reason}"), soft_wrap=True, highlight=False
             )
-    console.print(f"{len(report.predictions)} files in {report.seconds:.1f} s ({report.backend} backend)")
+    console.print(
+        f"{_count(len(report.predictions), 'file')} in {report.seconds:.1f} s ({report.backend} backend)"
+    )
     if json_out is not None:
         write_json(json_out, report)
     if csv_out is not None:
@@ -1143,6 +1170,106 @@ def _print_licence(meta: object) -> None:
         console.print(_styled("licence:", "yellow", text), soft_wrap=True, highlight=False)
 
 
+def _print_model(predictor, extract, from_checkpoint: tuple[bool, bool]) -> None:
+    """``Model: NAME trained on ...`` and, for a model of synthetic forgeries, a warning."""
+    trained = predictor.training_data
+    where = f" ({predictor.path})" if predictor.path else ""
+    what = (
+        f" trained on {trained.describe()}"
+        if trained
+        else ": its sidecar does not say what it was trained on (written before fakescan recorded it)"
+    )
+    console.print(f"Model: {predictor.meta.model}{where}{what}", soft_wrap=True, highlight=False)
+    if trained is not None:
+        uses_detector = from_checkpoint[0] and trained.detector == extract.detector
+        uses_size = from_checkpoint[1] and trained.crop_size == extract.size
+        parts = [f"found with {extract.detector}"] * uses_detector + [f"cut at {extract.size} px"] * uses_size
+        if parts:
+            console.print(f"faces {' and '.join(parts)}, as for its training crops", highlight=False)
+    if trained is not None and trained.synthetic:
+        console.print(
+            _styled(
+                "notice:",
+                "bold yellow",
+                "a demo model, trained on synthetic forgeries of a few people: "
+                "its verdicts on real videos mean nothing",
+            ),
+            soft_wrap=True,
+            highlight=False,
+        )
+
+
+def _middle_ellipsis(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters in its middle, keeping more of its end (the file name).
+
+    >>> _middle_ellipsis("videos/WolfgangLanger_Pexels.mp4", 20)
+    'videos…er_Pexels.mp4'
+    >>> _middle_ellipsis("a.mp4", 20)
+    'a.mp4'
+    """
+    if len(text) <= width:
+        return text
+    keep = max(width - 1, 2)
+    head = keep // 3
+    return text[:head] + "…" + text[len(text) - (keep - head) :]
+
+
+def _display_paths(paths: Sequence[Path]) -> tuple[Path | None, list[str]]:
+    """The folder common to ``paths`` and each path relative to it (a path elsewhere stays as given).
+
+    >>> _display_paths([Path("/m/videos/a.mp4"), Path("/m/images/b.jpg")])
+    (PosixPath('/m'), ['videos/a.mp4', 'images/b.jpg'])
+    """
+    import os
+
+    absolute = [p.absolute() for p in paths]
+    try:
+        common = Path(os.path.commonpath([p.parent for p in absolute])) if absolute else None
+    except ValueError:  # paths on different drives
+        return None, [str(p) for p in paths]
+    if common is None:
+        return None, []
+    return common, [p.relative_to(common).as_posix() for p in absolute]
+
+
+def _decimals(scores: Sequence[float], threshold: float, least: int = 3, most: int = 6) -> int:
+    """Decimal places that print every score apart from the threshold (it decides the verdict).
+
+    >>> _decimals([0.4996, 0.9], 0.5), _decimals([0.2], 0.5), _decimals([0.5], 0.5)
+    (4, 3, 3)
+    """
+    digits = least
+    while digits < most and any(
+        s != threshold and f"{s:.{digits}f}" == f"{threshold:.{digits}f}" for s in scores
+    ):
+        digits += 1
+    return digits
+
+
+def _prediction_table(report, width: int) -> tuple[Table, Path | None]:
+    """The verdicts as a table that fits ``width`` columns, and the folder its paths are relative to:
+    paths relative to their common folder, cut in the middle when too long; the file column is never
+    dropped."""
+    paths = [p.path for p in report.predictions]
+    common, shown = _display_paths(paths)
+    digits = _decimals([p.score for p in report.predictions if p.score is not None], report.threshold)
+    title = f"fakescan predict · {report.model} · threshold {report.threshold:.{digits}f}"
+    table = Table(title=title, show_edge=False)
+    budget = max(12, width - 36)  # the others need 36 columns at least, padding and rules included
+    longest = max((len(text) for text in shown), default=4)
+    table.add_column("file", no_wrap=True, min_width=min(max(longest, 4), budget))
+    table.add_column("verdict", no_wrap=True, min_width=7)
+    table.add_column("score", justify="right", no_wrap=True, min_width=digits + 2)
+    for name in ("frames used", "faces found"):  # the headers wrap when the room is short
+        table.add_column(name, justify="right", min_width=5)
+    colours = {"fake": "red", "real": "green", "no_face": "yellow", "error": "bold red"}
+    for p, text in zip(report.predictions, shown, strict=True):
+        score = "" if p.score is None else f"{p.score:.{digits}f}"
+        verdict = Text(p.verdict.replace("_", " "), style=colours[p.verdict])
+        table.add_row(_middle_ellipsis(text, budget), verdict, score, str(p.frames_used), str(p.faces_found))
+    return table, common
+
+
 def _merge_predictions(files: Sequence[Path], target: str) -> None:
     """``predict --merge``: join shard ``--json`` documents into one, written atomically."""
     import json
@@ -1164,7 +1291,10 @@ def _merge_predictions(files: Sequence[Path], target: str) -> None:
             raise InputError(path, f"not a JSON file ({error})") from None
     merged = merge_documents(documents)
     write_json(target, merged)
-    console.print(f"merged {len(files)} shards, {len(merged['results'])} files → {target}", soft_wrap=True)
+    console.print(
+        f"merged {_count(len(files), 'shard')}, {_count(len(merged['results']), 'file')} → {target}",
+        soft_wrap=True,
+    )
 
 
 @app.command()
@@ -1430,11 +1560,13 @@ def serve(
     frames: Annotated[int, typer.Option(help="Frames per video when a request does not say.")] = 32,
     device: Annotated[str, typer.Option(help="torch backend: cpu or cuda.")] = "cpu",
     detector: Annotated[
-        str,
+        str | None,
         typer.Option(
-            help="Face detector, as for predict (use the one the model's training crops were cut with)."
+            help="Face detector for every model, as for predict. Default: for each model the one its "
+            "training crops were cut with (its sidecar), else blazeface-full.",
+            show_default=False,
         ),
-    ] = _DEFAULT_DETECTOR,
+    ] = None,
 ) -> None:
     """Run the detection service: a REST API (/api/v1, OpenAPI at /docs) and a web page at /.
 
@@ -1454,7 +1586,7 @@ def serve(
     from fakescan.data.extract import ExtractConfig
 
     with _options():
-        ExtractConfig(detector=detector)  # an unknown detector is a usage error, before any worker starts
+        ExtractConfig(detector=_DEFAULT_DETECTOR if detector is None else detector)  # before any worker
     settings = ServeSettings(
         models=tuple(resolve_models(model)),
         data_dir=data_dir,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from fakescan.checkpoints import CheckpointMeta, save_checkpoint
+from fakescan.checkpoints import CheckpointMeta, TrainingProvenance, save_checkpoint
 from fakescan.models import create
 
 
@@ -28,3 +28,13 @@ def make_checkpoint(
         stem, net, CheckpointMeta(model=model, model_kwargs=options, threshold=threshold, grayscale=grayscale)
     )
     return stem
+
+
+def make_run(folder: Path, training_data: TrainingProvenance | None, threshold: float = 0.4) -> Path:
+    """A training run folder (``best.safetensors`` + ``best.json``) of an untrained 64 px CNN whose
+    sidecar records ``training_data``; return the folder."""
+    torch.manual_seed(0)
+    options = {"num_classes": 1, "image_size": 64}
+    meta = CheckpointMeta("cnn", model_kwargs=options, threshold=threshold, training_data=training_data)
+    save_checkpoint(folder / "best", create("cnn", **options), meta)
+    return folder

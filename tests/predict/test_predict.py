@@ -18,7 +18,7 @@ from fakescan.cli import app
 from fakescan.data.extract import ExtractConfig
 from fakescan.errors import ConfigError
 from fakescan.predict import PredictConfig, Predictor, load_predictor, run_prediction
-from fakescan.predict.engine import CSV_FIELDS
+from fakescan.predict.engine import CSV_FIELDS, PROVENANCE_FIELDS
 from tests.predict import make_checkpoint
 
 FOUR = PredictConfig(extract=ExtractConfig(frames=4))
@@ -140,10 +140,10 @@ def test_cli_json_and_csv_schema(samples: Path, checkpoint: Path, tmp_path: Path
     photo, cartoon = document["results"]
     assert set(CSV_FIELDS) <= set(photo) and {"frames", "explanations"} <= set(photo)
     assert photo["verdict"] in ("fake", "real") and 0 <= photo["score"] <= 1
-    assert set(photo["frames"][0]) == {"index", "timestamp", "box", "detection_score", "probability"}
+    assert set(photo["frames"][0]) == {"index", "timestamp", "box", "detection_score", "probability", "crop"}
     assert cartoon["verdict"] == "no_face" and cartoon["score"] is None and cartoon["frames_read"] == 2
     rows = list(csv.DictReader(io.StringIO(table.read_text())))
-    assert list(rows[0]) == list(CSV_FIELDS)
+    assert list(rows[0]) == [*CSV_FIELDS, *PROVENANCE_FIELDS]
     assert [r["verdict"] for r in rows] == [photo["verdict"], "no_face"] and rows[1]["score"] == ""
     assert "no face" in done.stderr and "frames used" in done.stderr
 

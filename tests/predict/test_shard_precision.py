@@ -15,6 +15,7 @@ from fakescan.cli import app
 from fakescan.data.extract import ExtractConfig
 from fakescan.errors import ConfigError
 from fakescan.predict import PredictConfig, load_predictor, run_prediction
+from fakescan.predict.results import DIGITS
 from tests.predict import make_checkpoint
 
 BF16_TOLERANCE = 1e-2
@@ -95,7 +96,7 @@ def test_bf16_scores_stay_close_to_fp32_and_the_option_reaches_the_run(
     done = invoke("predict", inputs[1], "--model", checkpoint, "--precision", "bf16", "--json", "-")
     assert done.exit_code == 0, done.output
     cli_prob = json.loads(done.stdout)["results"][0]["frames"][0]["probability"]
-    assert cli_prob == pytest.approx(probs["bf16"][-1], abs=1e-9)
+    assert cli_prob == round(float(probs["bf16"][-1]), DIGITS)  # the JSON keeps DIGITS places
     assert cli_prob != probs["fp32"][-1]
     bad = invoke("predict", inputs[1], "--model", checkpoint, "--precision", "int8")
     assert bad.exit_code == 2 and "--precision" in bad.stderr

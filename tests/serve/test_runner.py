@@ -28,6 +28,7 @@ def test_the_type_comes_from_the_content_not_the_name(samples: Path, tmp_path: P
 
 def test_run_folders_and_names(tmp_path: Path) -> None:
     (tmp_path / "cdf").mkdir()
+    (tmp_path / "cdf/best.json").write_text("{}")  # a run folder means its best checkpoint
     specs = resolve_models([tmp_path / "cdf", tmp_path / "cdf", f"mine={tmp_path / 'x.onnx'}"])
     assert [(s.name, s.path, s.backend) for s in specs] == [
         ("cdf", tmp_path / "cdf/best", "torch"),
@@ -59,3 +60,30 @@ def test_an_onnx_model_gives_predicts_scores_without_heatmaps(
     assert not any("heatmap" in name for name in outcome.artifacts)
     assert {f"frame-{f.index}-crop.png" for f in want.frames} <= set(outcome.artifacts)
     assert all((tmp_path / "out" / name).is_file() for name in outcome.artifacts)
+
+
+def test_each_model_finds_faces_as_its_training_crops_were_cut(samples: Path, tmp_path: Path) -> None:
+    """A served model uses the detector and crop size its sidecar records (else the defaults), and
+    the result names the checkpoint file (not the server's folders) and its SHA-256."""
+    import hashlib
+
+    from fakescan.checkpoints import TrainingProvenance
+    from tests.predict import make_run
+
+    recorded = make_run(tmp_path / "recorded", TrainingProvenance(detector="haar", crop_size=96))
+    old = make_run(tmp_path / "old", None)
+    runner = JobRunner([ModelSpec("recorded", recorded / "best"), ModelSpec("old", old / "best")])
+    described = {m["name"]: (m["detector"], m["crop_size"]) for m in runner.describe()}
+    assert described == {"recorded": ("haar", 96), "old": ("blazeface-full", 256)}
+    photo = samples / "images/obama.jpg"
+    for name in ("recorded", "old"):
+        request = JobRequest("id", photo, "image", "obama.jpg", name, 1, tmp_path / name / "out")
+        result = runner.run(request, lambda _: None).result
+        assert (result["settings"]["detector"], result["settings"]["crop_size"]) == described[name]
+        weights = tmp_path / name / "best.safetensors"
+        assert result["checkpoint"]["path"] == "best.safetensors"
+        assert result["checkpoint"]["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert (
+        JobRunner([ModelSpec("recorded", recorded / "best")], detector="hog").describe()[0]["detector"]
+        == "hog"
+    )

@@ -18,7 +18,7 @@ from sklearn.metrics import roc_auc_score
 
 from fakescan.errors import ConfigError, SplitLeakError
 from fakescan.train.config import load_config
-from fakescan.train.engine import EarlyStopping, fit, load_training_data
+from fakescan.train.engine import EarlyStopping, fit, load_training_data, training_provenance
 from tests.train.crops import SIZE, TEST_SOURCES, TRAIN_SOURCES
 
 
@@ -84,6 +84,21 @@ def test_early_stopping_ends_a_run_that_stops_improving(crops_dir: Path, tmp_pat
     )
     result = fit(config, data, tmp_path / "run")
     assert result.stopped_early and result.epochs_run == 3 and result.best_epoch == 0
+    from fakescan.checkpoints import read_checkpoint_meta
+
+    assert read_checkpoint_meta(tmp_path / "run").training_data == training_provenance(data)
+
+
+def test_training_provenance_reads_the_crops_and_their_extraction_records(crops_dir: Path) -> None:
+    """Data set and methods from the crop table; detector and crop size from the ``_extract.json``
+    of the real crops' folders (the manipulated twins have none); not a ``fakescan synth`` set."""
+    from fakescan.data.faces import DEFAULT_DETECTOR
+
+    data = load_training_data(crops_dir, crops_dir)
+    seen = training_provenance(data, "sbi")
+    assert (seen.datasets, seen.methods, seen.pseudo_fakes) == (("samples",), ("Resynth",), "sbi")
+    assert (seen.detector, seen.crop_size, seen.synthetic) == (DEFAULT_DETECTOR, SIZE, False)
+    assert (seen.videos, seen.crops) == (len(data.train_videos), len(data.train))
 
 
 def test_resume_continues_to_the_same_result(crops_dir: Path, tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -74,6 +74,7 @@ __all__ = [
     "format_landmarks",
     "iter_frame_faces",
     "parse_landmarks",
+    "read_record",
     "run_extraction",
     "select_shard",
     "write_manifest",
@@ -440,6 +441,18 @@ def _load_record(out_dir: Path, item: MediaItem, config: ExtractConfig) -> ItemR
     if record.get("mesh") and not (out_dir / item.key / MESH_NAME).is_file():
         return None
     return ItemResult(item, record["status"], rows, reason=record.get("reason", ""), skipped=True)
+
+
+def read_record(folder: str | Path) -> dict[str, Any] | None:
+    """The extraction record (``_extract.json``) of one file's crop folder, or ``None`` when there is
+    none or it cannot be read. Its ``config`` holds the settings the crops were cut with
+    (:meth:`ExtractConfig.fingerprint`: ``detector``, ``size``, ...), its ``source_stamp`` the source
+    file's full ``path``."""
+    try:
+        record = json.loads((Path(folder) / RECORD_NAME).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("config"), dict) else None
 
 
 def _clear_folder(folder: Path) -> None:

@@ -68,8 +68,9 @@ class TestReport:
 
 def training_videos_of(checkpoint: str | Path) -> set[str] | None:
     """The training videos a checkpoint lists beside itself, or None when it lists none."""
-    from fakescan.checkpoints import checkpoint_paths, read_checkpoint_meta
+    from fakescan.checkpoints import checkpoint_paths, read_checkpoint_meta, resolve_checkpoint
 
+    checkpoint = resolve_checkpoint(checkpoint)
     meta = read_checkpoint_meta(checkpoint)
     if not meta.train_videos_list:
         return None

@@ -22,6 +22,9 @@ in ONNX Runtime). Both give the same probabilities within 1e-4. The torch backen
 model's forward pass under ``torch.autocast`` in bfloat16 (``precision="bf16"``); probabilities then
 move by up to about 1e-2 (see docs/predict.md).
 
+Every result says how it was made (:meth:`PredictReport.to_dict`): the fakescan version, the
+checkpoint's path and SHA-256 and what it was trained on, the settings and a UTC time stamp.
+
 For job arrays, ``shard=(i, n)`` predicts only the files ``extract --shard i/n`` would take
 (:func:`fakescan.data.extract.select_shard`); :func:`shard_path` names each shard's output and
 :func:`merge_documents` joins the shards' ``--json`` documents into one.
@@ -35,7 +38,8 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -43,7 +47,7 @@ import numpy as np
 import torch
 
 from fakescan._atomic import atomic_write_text, make_output_dir
-from fakescan.checkpoints import CheckpointMeta
+from fakescan.checkpoints import CheckpointMeta, TrainingProvenance, checkpoint_paths, resolve_checkpoint
 from fakescan.data.extract import (
     ExtractConfig,
     FrameFaces,
@@ -58,7 +62,7 @@ from fakescan.data.transforms import EvalTransform
 from fakescan.errors import ConfigError, DecodeError, InputError
 from fakescan.evaluate.metrics import AGGREGATIONS, Aggregation, video_scores
 from fakescan.models.output import InputConfig
-from fakescan.predict.results import FrameScore, Prediction, Verdict
+from fakescan.predict.results import DIGITS, FrameScore, Prediction, Verdict
 from fakescan.scoring import fake_probability
 
 if TYPE_CHECKING:
@@ -74,10 +78,12 @@ __all__ = [
     "Scorer",
     "TorchScorer",
     "load_predictor",
+    "make_report",
     "merge_documents",
     "predict_item",
     "prediction_rows",
     "run_prediction",
+    "run_settings",
     "shard_path",
     "write_csv",
     "write_json",
@@ -98,6 +104,19 @@ CSV_FIELDS: tuple[str, ...] = (
     "frames_read",
     "reason",
 )
+PROVENANCE_FIELDS: tuple[str, ...] = (
+    "model",
+    "checkpoint",
+    "checkpoint_sha256",
+    "detector",
+    "frames",
+    "crop_size",
+    "backend",
+    "precision",
+    "fakescan_version",
+    "created_utc",
+)
+"""The CSV columns after :data:`CSV_FIELDS`: how every row was made (the same in every row)."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -149,12 +168,26 @@ class Predictor:
         scorer: images → fake probabilities.
         backend: ``"torch"`` or ``"onnx"``.
         model: the PyTorch model (``None`` with the ONNX backend); explanations need it.
+        path: the file the model was read from (the ``.safetensors`` or ``.onnx``), when known;
+            ``sha256``: its SHA-256 (checked against the sidecar on load).
     """
 
     meta: CheckpointMeta
     scorer: Scorer
     backend: Backend = "torch"
     model: nn.Module | None = None
+    path: Path | None = None
+    sha256: str = ""
+
+    @property
+    def precision(self) -> str:
+        """``"fp32"`` or ``"bf16"`` (the torch backend's autocast)."""
+        return str(getattr(self.scorer, "precision", "fp32"))
+
+    @property
+    def training_data(self) -> TrainingProvenance | None:
+        """What the model was trained on (``None`` for checkpoints that do not record it)."""
+        return self.meta.training_data
 
     @property
     def input_cfg(self) -> InputConfig:
@@ -181,7 +214,9 @@ def load_predictor(
 ) -> Predictor:
     """Load a checkpoint (``torch``) or an exported ``.onnx`` model and its sidecar (``onnx``).
 
-    ``precision="bf16"`` (torch backend only) runs the forward pass under bfloat16 autocast.
+    ``path`` may be a training run folder: its ``best`` checkpoint is used
+    (:func:`fakescan.checkpoints.resolve_checkpoint`). ``precision="bf16"`` (torch backend only) runs
+    the forward pass under bfloat16 autocast.
 
     Raises:
         ConfigError: an unknown backend, device or precision, or bf16 with the ONNX backend.
@@ -194,11 +229,12 @@ def load_predictor(
         raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if backend == "onnx" and precision != "fp32":
         raise ConfigError("--precision bf16 needs the torch backend; the ONNX backend runs float32")
+    path = resolve_checkpoint(path)
     if backend == "onnx":
         from fakescan.predict.export import load_onnx_scorer
 
         scorer, meta = load_onnx_scorer(path)
-        return Predictor(meta=meta, scorer=scorer, backend="onnx")
+        return Predictor(meta=meta, scorer=scorer, backend="onnx", path=Path(path), sha256=_sha256(path))
     from fakescan.checkpoints import load_checkpoint
 
     try:
@@ -215,7 +251,15 @@ def load_predictor(
         scorer=TorchScorer(model, target, channels_last, precision),
         backend="torch",
         model=model,
+        path=checkpoint_paths(path)[0],
+        sha256=meta.weights_sha256 or _sha256(checkpoint_paths(path)[0]),  # verified on load when recorded
     )
+
+
+def _sha256(path: str | Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -247,6 +291,17 @@ class PredictConfig:
             raise ConfigError("prediction follows one face per file; all_faces is not supported")
 
 
+def _version() -> str:
+    from fakescan import __version__
+
+    return __version__
+
+
+def _utc_now() -> str:
+    """The current UTC time, ISO 8601 to the second: ``2026-12-02T07:40:00Z``."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 @dataclass(frozen=True)
 class PredictReport:
     """The outcome of a run: one :class:`Prediction` per input file (missing files first, then the rest
@@ -255,6 +310,10 @@ class PredictReport:
     Attributes:
         predictions: the results; ``ignored``: non-media files skipped inside folders.
         model, backend, threshold, aggregate: how they were made; ``seconds``: wall time.
+        checkpoint, checkpoint_sha256: the model file (``.safetensors`` or ``.onnx``) and its SHA-256.
+        training_data: what the model was trained on, when its sidecar says.
+        settings: the run's settings (:func:`run_settings`).
+        fakescan_version: the version that predicted; ``created_utc``: when the run ended (ISO 8601).
     """
 
     predictions: tuple[Prediction, ...]
@@ -264,6 +323,12 @@ class PredictReport:
     aggregate: str
     ignored: int = 0
     seconds: float = 0.0
+    checkpoint: str = ""
+    checkpoint_sha256: str = ""
+    training_data: TrainingProvenance | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    fakescan_version: str = field(default_factory=_version)
+    created_utc: str = field(default_factory=_utc_now)
 
     @property
     def processed(self) -> int:
@@ -271,15 +336,83 @@ class PredictReport:
         return sum(p.processed for p in self.predictions)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON document written by ``--json``."""
+        """The JSON document written by ``--json`` (and answered by ``fakescan serve``)."""
         return {
             "model": self.model,
             "backend": self.backend,
-            "threshold": self.threshold,
+            "threshold": round(self.threshold, DIGITS),
             "aggregate": self.aggregate,
             "seconds": round(self.seconds, 3),
+            "fakescan_version": self.fakescan_version,
+            "created_utc": self.created_utc,
+            "checkpoint": {
+                "path": self.checkpoint,
+                "sha256": self.checkpoint_sha256,
+                "training_data": None if self.training_data is None else asdict(self.training_data),
+            },
+            "settings": dict(self.settings),
             "results": [p.to_dict() for p in self.predictions],
         }
+
+    def provenance_row(self) -> dict[str, Any]:
+        """The :data:`PROVENANCE_FIELDS` of every CSV row."""
+        return {
+            "model": self.model,
+            "checkpoint": self.checkpoint,
+            "checkpoint_sha256": self.checkpoint_sha256,
+            "detector": self.settings.get("detector", ""),
+            "frames": self.settings.get("frames", ""),
+            "crop_size": self.settings.get("crop_size", ""),
+            "backend": self.backend,
+            "precision": self.settings.get("precision", ""),
+            "fakescan_version": self.fakescan_version,
+            "created_utc": self.created_utc,
+        }
+
+
+def run_settings(config: PredictConfig, predictor: Predictor) -> dict[str, Any]:
+    """The settings a run's results depend on, as JSON values (``settings`` of the JSON document)."""
+    extract = config.extract
+    return {
+        "frames": extract.frames,
+        "detector": extract.detector,
+        "detect_size": extract.detect_max_side,
+        "crop_size": extract.size,
+        "margin": extract.margin,
+        "border": extract.border,
+        "aggregate": config.aggregate,
+        "batch_size": config.batch_size,
+        "backend": predictor.backend,
+        "precision": predictor.precision,
+    }
+
+
+def make_report(
+    predictions: Sequence[Prediction],
+    predictor: Predictor,
+    config: PredictConfig,
+    seconds: float,
+    ignored: int = 0,
+    checkpoint: str | None = None,
+) -> PredictReport:
+    """The report of ``predictions`` made by ``predictor`` with ``config``, with its provenance.
+
+    ``checkpoint`` replaces the model file's path in the document (``fakescan serve`` names the
+    file only).
+    """
+    return PredictReport(
+        predictions=tuple(predictions),
+        model=predictor.meta.model,
+        backend=predictor.backend,
+        threshold=predictor.threshold,
+        aggregate=config.aggregate,
+        ignored=ignored,
+        seconds=seconds,
+        checkpoint=checkpoint if checkpoint is not None else str(predictor.path or ""),
+        checkpoint_sha256=predictor.sha256,
+        training_data=predictor.training_data,
+        settings=run_settings(config, predictor),
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -435,7 +568,11 @@ def run_prediction(
         frames: list[FrameFaces] | None = [] if (explain_dir or crops_dir) else None
         prediction = predict_item(item, predictor, config, detector, keep_frames=frames)
         if frames and crops_dir is not None:
-            _write_crops(Path(crops_dir) / item.key, frames)
+            written_crops = _write_crops(Path(crops_dir) / item.key, frames)
+            prediction = replace(
+                prediction,
+                frames=tuple(replace(f, crop=written_crops.get(f.index)) for f in prediction.frames),
+            )
         if frames and explain_dir is not None and prediction.verdict != "error":
             from fakescan.predict.explain import explain_prediction
 
@@ -452,38 +589,39 @@ def run_prediction(
         results.append(prediction)
         if on_result:
             on_result(prediction, total)
-    return PredictReport(
-        predictions=tuple(results),
-        model=predictor.meta.model,
-        backend=predictor.backend,
-        threshold=threshold,
-        aggregate=config.aggregate,
-        ignored=ignored,
-        seconds=time.perf_counter() - started,
-    )
+    return make_report(results, predictor, config, time.perf_counter() - started, ignored)
 
 
-def _write_crops(folder: Path, frames: Iterable[FrameFaces]) -> None:
+def _write_crops(folder: Path, frames: Iterable[FrameFaces]) -> dict[int, str]:
+    """Write each frame's scored face as ``folder/<frame>.png``; the paths written, by frame index."""
     from fakescan.data.images import write_image
 
     make_output_dir(folder)
+    written: dict[int, str] = {}
     for frame in frames:
-        for face in frame.faces:
-            write_image(folder / f"{frame.index}.png", face.crop)
+        for face in frame.faces[:1]:
+            path = folder / f"{frame.index}.png"
+            write_image(path, face.crop)
+            written[frame.index] = str(path)
+    return written
 
 
 # --------------------------------------------------------------------------------------------------
 # Output files
 
 
-def prediction_rows(predictions: Iterable[Prediction]) -> list[dict[str, Any]]:
-    """One flat row per file with the :data:`CSV_FIELDS` (the ``--csv`` table)."""
+def prediction_rows(
+    predictions: Iterable[Prediction], provenance: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """One flat row per file with the :data:`CSV_FIELDS` (the ``--csv`` table), followed by
+    ``provenance`` (:meth:`PredictReport.provenance_row`) when given."""
     rows = []
     for p in predictions:
         row = {name: getattr(p, name) for name in CSV_FIELDS}
         row["path"] = str(p.path)
-        row["score"] = "" if p.score is None else round(p.score, 6)
-        rows.append(row)
+        row["score"] = "" if p.score is None else round(p.score, DIGITS)
+        row["threshold"] = round(p.threshold, DIGITS)
+        rows.append({**row, **(provenance or {})})
     return rows
 
 
@@ -508,13 +646,15 @@ def merge_documents(documents: Sequence[tuple[str, dict[str, Any]]]) -> dict[str
         documents: ``(name, document)`` pairs; the name (a file) is used in error messages.
 
     Returns:
-        The run's document: ``model``, ``backend``, ``threshold`` and ``aggregate`` as in every shard,
-        ``seconds`` the sum of the shards' run times, ``results`` the shards'
-        results sorted by path.
+        The run's document: ``model``, ``backend``, ``threshold``, ``aggregate``, ``settings``,
+        ``checkpoint`` and ``fakescan_version`` as in the first shard, ``created_utc`` the latest
+        shard's, ``seconds`` the sum of the shards' run times, ``results`` the shards' results
+        sorted by path.
 
     Raises:
         InputError: a document is not a ``predict --json`` document, disagrees with the first on
-            the model, backend, threshold or aggregation, or lists a file another shard lists too.
+            the model, backend, threshold, aggregation, settings or checkpoint SHA-256, or lists a
+            file another shard lists too.
     """
     if not documents:
         raise ConfigError("--merge needs at least one shard file")
@@ -529,11 +669,13 @@ def merge_documents(documents: Sequence[tuple[str, dict[str, Any]]]) -> dict[str
         missing = [key for key in shared if key not in doc]
         if missing:
             raise InputError(Path(name), f"not a `fakescan predict --json` document (no {missing[0]})")
-        for key in shared:
-            if doc[key] != first[key]:
-                raise InputError(
-                    Path(name), f"its {key} {doc[key]!r} differs from {first_name}'s {first[key]!r}"
-                )
+        for key, mine, theirs in (
+            *((key, doc[key], first[key]) for key in shared),
+            ("settings", doc.get("settings"), first.get("settings")),
+            ("checkpoint SHA-256", _sha_of(doc), _sha_of(first)),
+        ):
+            if mine != theirs:
+                raise InputError(Path(name), f"its {key} {mine!r} differs from {first_name}'s {theirs!r}")
         for result in doc["results"]:
             if not isinstance(result, dict) or not isinstance(result.get("path"), str):
                 raise InputError(
@@ -545,11 +687,20 @@ def merge_documents(documents: Sequence[tuple[str, dict[str, Any]]]) -> dict[str
             seen[path] = name
             results.append(result)
         seconds += float(doc.get("seconds", 0.0))
-    return {
-        **{key: first[key] for key in shared},
-        "seconds": round(seconds, 3),
-        "results": sorted(results, key=lambda r: r["path"]),
-    }
+    merged: dict[str, Any] = {**{key: first[key] for key in shared}, "seconds": round(seconds, 3)}
+    stamps = [str(doc["created_utc"]) for _, doc in documents if doc.get("created_utc")]
+    for key in ("fakescan_version", "checkpoint", "settings"):
+        if key in first:
+            merged[key] = first[key]
+    if stamps:
+        merged["created_utc"] = max(stamps)
+    merged["results"] = sorted(results, key=lambda r: r["path"])
+    return merged
+
+
+def _sha_of(document: dict[str, Any]) -> Any:
+    checkpoint = document.get("checkpoint")
+    return checkpoint.get("sha256") if isinstance(checkpoint, dict) else None
 
 
 def _emit(target: str | Path, text: str) -> None:
@@ -568,9 +719,10 @@ def write_json(target: str | Path, report: PredictReport | dict[str, Any]) -> No
 
 
 def write_csv(target: str | Path, report: PredictReport) -> None:
-    """Write one CSV row per file (:data:`CSV_FIELDS`) to a file (atomically) or to stdout (``"-"``)."""
+    """Write one CSV row per file (:data:`CSV_FIELDS`, then :data:`PROVENANCE_FIELDS`) to a file
+    (atomically) or to stdout (``"-"``)."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(CSV_FIELDS), lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=[*CSV_FIELDS, *PROVENANCE_FIELDS], lineterminator="\n")
     writer.writeheader()
-    writer.writerows(prediction_rows(report.predictions))
+    writer.writerows(prediction_rows(report.predictions, report.provenance_row()))
     _emit(target, buffer.getvalue())

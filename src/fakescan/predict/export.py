@@ -125,7 +125,7 @@ def export_onnx(
     """Export the checkpoint's model to ``out`` (``.onnx``) with a dynamic batch size, plus its sidecar.
 
     Args:
-        checkpoint: the checkpoint (stem, ``.safetensors`` or ``.json``).
+        checkpoint: the checkpoint (stem, ``.safetensors`` or ``.json``, or a run folder: its ``best``).
         out: the ``.onnx`` file to write; the sidecar goes beside it as ``.json``.
         opset: ONNX opset version.
         verify: run the exported model in ONNX Runtime and compare its logits with PyTorch's.
@@ -136,8 +136,9 @@ def export_onnx(
             operator the exporter cannot translate (one line naming it), or outputs differ.
         InputError, CheckpointMismatchError: as :func:`fakescan.checkpoints.load_checkpoint`.
     """
-    from fakescan.checkpoints import load_checkpoint
+    from fakescan.checkpoints import load_checkpoint, resolve_checkpoint
 
+    checkpoint = resolve_checkpoint(checkpoint)
     out = Path(out)
     if out.suffix.lower() != ".onnx":
         raise ConfigError(f"--onnx: the output file must end in .onnx, got {out}")

@@ -10,7 +10,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["FrameScore", "Prediction", "Verdict"]
+__all__ = ["DIGITS", "FrameScore", "Prediction", "Verdict"]
+
+DIGITS = 6
+"""Decimal places of every probability, score and threshold in the JSON and CSV results."""
 
 Verdict = Literal["fake", "real", "no_face", "error"]
 """``fake``/``real``: compared with the threshold; ``no_face``: no face found; ``error``: unreadable."""
@@ -25,6 +28,7 @@ class FrameScore:
         box: the followed face's box ``(x1, y1, x2, y2)`` in frame pixels, or ``None`` (no face).
         detection_score: the detector's confidence for that face, or ``None``.
         probability: the model's fake probability for the face, or ``None`` (no face).
+        crop: the crop file that was scored, when ``--save-crops`` wrote it; else ``None``.
     """
 
     index: int
@@ -32,6 +36,11 @@ class FrameScore:
     box: tuple[float, float, float, float] | None = None
     detection_score: float | None = None
     probability: float | None = None
+    crop: str | None = None
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(float(value), DIGITS)
 
 
 @dataclass(frozen=True)
@@ -70,9 +79,18 @@ class Prediction:
         return self.verdict != "error"
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields (paths as strings)."""
+        """JSON-ready fields (paths as strings; probabilities, score and threshold to :data:`DIGITS`)."""
         data = asdict(self)
         data["path"] = str(self.path)
+        data["score"] = _rounded(self.score)
+        data["threshold"] = _rounded(self.threshold)
         data["explanations"] = [str(p) for p in self.explanations]
-        data["frames"] = [{**asdict(f), "box": None if f.box is None else list(f.box)} for f in self.frames]
+        data["frames"] = [
+            {
+                **asdict(f),
+                "box": None if f.box is None else list(f.box),
+                "probability": _rounded(f.probability),
+            }
+            for f in self.frames
+        ]
         return data

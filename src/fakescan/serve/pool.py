@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fakescan.data.faces import DEFAULT_DETECTOR
 from fakescan.errors import ConfigError, FakescanError
 from fakescan.serve.runner import JobOutcome, JobRequest, JobRunner, ModelSpec
 from fakescan.serve.store import INTERRUPTED, JobStore
@@ -37,14 +36,15 @@ _READY_TIMEOUT_S = 600.0
 class PoolSettings:
     """How jobs run: ``workers`` processes, at most ``queue_limit`` jobs waiting, ``job_timeout_s``
     per job, torch models on ``device`` with ``torch_threads`` threads per worker, faces found by
-    ``detector`` (a :data:`fakescan.data.faces.DETECTORS` name, as for ``fakescan predict``)."""
+    ``detector`` (a :data:`fakescan.data.faces.DETECTORS` name, as for ``fakescan predict``; ``None``:
+    for each model the detector its training crops were cut with, else the default)."""
 
     workers: int = 2
     queue_limit: int = 16
     job_timeout_s: float = 600.0
     device: str = "cpu"
     torch_threads: int = 1
-    detector: str = DEFAULT_DETECTOR
+    detector: str | None = None
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -56,7 +56,7 @@ class PoolSettings:
 
 
 def _worker_main(
-    conn: Any, specs: Sequence[ModelSpec], device: str, torch_threads: int, detector: str
+    conn: Any, specs: Sequence[ModelSpec], device: str, torch_threads: int, detector: str | None
 ) -> None:
     """A worker process: load the models, say ready (or why not), then run jobs until told to stop."""
     import torch

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from fakescan.data.faces import DEFAULT_DETECTOR
 from fakescan.errors import ConfigError, InputError
 
 __all__ = [
@@ -54,6 +53,8 @@ def resolve_models(given: Sequence[str | Path]) -> list[ModelSpec]:
     >>> [(m.name, m.path.as_posix()) for m in resolve_models(["runs/a/best", "x=runs/b/best", "m.onnx"])]
     [('a', 'runs/a/best'), ('x', 'runs/b/best'), ('m', 'm.onnx')]
     """
+    from fakescan.checkpoints import resolve_checkpoint
+
     if not given:
         raise ConfigError("give at least one --model (a training run folder or a checkpoint)")
     specs: list[ModelSpec] = []
@@ -61,9 +62,7 @@ def resolve_models(given: Sequence[str | Path]) -> list[ModelSpec]:
     for value in given:
         text = str(value)
         name, _, rest = text.partition("=") if "=" in text else ("", "", text)
-        path = Path(rest)
-        if path.is_dir():
-            path = path / "best"
+        path = resolve_checkpoint(rest)
         backend: Literal["torch", "onnx"] = "onnx" if path.suffix == ".onnx" else "torch"
         if not name:
             stem = path.with_suffix("") if path.suffix in (".onnx", ".safetensors", ".json") else path
@@ -178,22 +177,32 @@ class JobRunner:
 
     Attributes:
         specs: the models to serve; ``device``: where the torch models run; ``detector``: the
-            face detector (a :data:`fakescan.data.faces.DETECTORS` name).
+            face detector (a :data:`fakescan.data.faces.DETECTORS` name) for every model, or
+            ``None``: for each model the one its training crops were cut with (its sidecar's
+            ``training_data.detector``), else the default (:func:`fakescan.checkpoints.detector_for`).
+            Faces are cut at the side the model's training crops were (else 256 px).
     """
 
     specs: Sequence[ModelSpec]
     device: str = "cpu"
-    detector: str = DEFAULT_DETECTOR
+    detector: str | None = None
     predictors: dict[str, Any] = field(default_factory=dict, init=False)
-    _detector: Any = field(default=None, init=False)
+    detectors: dict[str, str] = field(default_factory=dict, init=False)
+    crop_sizes: dict[str, int] = field(default_factory=dict, init=False)
+    _detectors: dict[str, Any] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
+        from fakescan.checkpoints import crop_size_for, detector_for
         from fakescan.data.extract import ExtractConfig, build_detector
         from fakescan.predict import load_predictor
 
         for spec in self.specs:
-            self.predictors[spec.name] = load_predictor(spec.path, backend=spec.backend, device=self.device)
-        self._detector = build_detector(ExtractConfig(detector=self.detector))
+            predictor = load_predictor(spec.path, backend=spec.backend, device=self.device)
+            self.predictors[spec.name] = predictor
+            self.detectors[spec.name] = detector_for(predictor.meta, self.detector)
+            self.crop_sizes[spec.name] = crop_size_for(predictor.meta)
+        for name in sorted(set(self.detectors.values())):
+            self._detectors[name] = build_detector(ExtractConfig(detector=name))
 
     def describe(self) -> list[dict[str, Any]]:
         """The served models, as ``GET /api/v1/models`` lists them."""
@@ -205,6 +214,8 @@ class JobRunner:
                 "threshold": self.predictors[spec.name].threshold,
                 "image_size": self.predictors[spec.name].input_cfg.image_size,
                 "explanations": self.predictors[spec.name].model is not None,
+                "detector": self.detectors[spec.name],
+                "crop_size": self.crop_sizes[spec.name],
             }
             for spec in self.specs
         ]
@@ -212,12 +223,16 @@ class JobRunner:
     def run(self, request: JobRequest, on_progress: Callable[[float], None]) -> JobOutcome:
         """Predict the upload as ``fakescan predict --frames N --explain`` would, and draw the frames."""
         from fakescan.data.extract import ExtractConfig, FrameFaces, MediaItem
-        from fakescan.predict.engine import PredictConfig, PredictReport, predict_item
+        from fakescan.predict.engine import PredictConfig, make_report, predict_item
 
         predictor = self.predictors[request.model]
-        config = PredictConfig(extract=ExtractConfig(frames=request.frames, detector=self.detector))
+        chosen = self.detectors[request.model]
+        extract = ExtractConfig(frames=request.frames, detector=chosen, size=self.crop_sizes[request.model])
+        config = PredictConfig(extract=extract)
         expected = 1 if request.kind == "image" else request.frames
-        detector = _CountingDetector(self._detector, lambda n: on_progress(0.8 * min(n, expected) / expected))
+        detector = _CountingDetector(
+            self._detectors[chosen], lambda n: on_progress(0.8 * min(n, expected) / expected)
+        )
         started = time.perf_counter()
         key = Path(request.filename).stem or "upload"
         item = MediaItem(request.upload, request.kind, key)
@@ -242,14 +257,10 @@ class JobRunner:
                 )
                 prediction = replace(prediction, explanations=tuple(Path(p.name) for p in written))
                 names += [p.name for p in written]
-        report = PredictReport(
-            predictions=(prediction,),
-            model=predictor.meta.model,
-            backend=predictor.backend,
-            threshold=predictor.threshold,
-            aggregate=config.aggregate,
-            seconds=time.perf_counter() - started,
-        )
+        # The served file's name only: the document goes to clients, the server's folders stay its own.
+        shown = "" if predictor.path is None else predictor.path.name
+        seconds = time.perf_counter() - started
+        report = make_report((prediction,), predictor, config, seconds, checkpoint=shown)
         result = report.to_dict()
         if prediction.verdict == "error":
             return JobOutcome("failed", result, (), f"{request.filename}: {prediction.reason}")

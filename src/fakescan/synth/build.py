@@ -64,6 +64,7 @@ __all__ = [
     "default_sources",
     "every_sample_source",
     "plan_pairs",
+    "synthetic_root_of",
 ]
 
 METHOD_FOLDERS: dict[str, str] = {
@@ -368,6 +369,28 @@ def _photo_clips(
     return clips
 
 
+MANIFEST_NAME = "synth.json"
+"""The file :func:`build_synthetic_ffpp` writes at the root of every synthetic data set."""
+
+
+def synthetic_root_of(source: str | Path, levels: int = 6) -> Path | None:
+    """The synthetic data set (a folder with ``synth.json``) that ``source`` lies in, or ``None``.
+
+    Looks at most ``levels`` folders up (a clip lies four below the root:
+    ``manipulated_sequences/<method>/c23/videos/``).
+    """
+    for folder in list(Path(source).parents)[:levels]:
+        manifest = folder / MANIFEST_NAME
+        if manifest.is_file():
+            try:
+                data = json.loads(manifest.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, ValueError):
+                continue
+            if isinstance(data, dict) and "clips" in data and "methods" in data:
+                return folder
+    return None
+
+
 def _write_video(path: Path, frames: np.ndarray, fps: Fraction, crf: int = 23) -> None:
     """Encode ``frames`` (``T×H×W×3`` uint8 RGB) as H.264 at constant quality ``crf``.
 
@@ -401,7 +424,7 @@ def _check_out(out_dir: Path, overwrite: bool) -> bool:
         raise ConfigError(
             f"{out_dir}: folder is not empty; choose a new one or pass overwrite=True (--overwrite)"
         )
-    if not (out_dir / "synth.json").is_file():
+    if not (out_dir / MANIFEST_NAME).is_file():
         raise ConfigError(f"{out_dir}: not a synthetic data set (no synth.json); refusing to overwrite it")
     return True
 
@@ -542,7 +565,7 @@ def build_synthetic_ffpp(
         },
         "skipped": skipped,
     }
-    atomic_write_text(out_dir / "synth.json", json.dumps(manifest, indent=1) + "\n")
+    atomic_write_text(out_dir / MANIFEST_NAME, json.dumps(manifest, indent=1) + "\n")
     return SynthReport(
         root=out_dir,
         pairs=plan,

@@ -36,7 +36,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from fakescan._atomic import atomic_write_text, make_output_dir
-from fakescan.data.datasets.index import CropRecord, read_crop_table, video_digest
+from fakescan.checkpoints import TrainingProvenance
+from fakescan.data.datasets.index import REAL, CropRecord, read_crop_table, video_digest
 from fakescan.data.loading import (
     Batch,
     CropFolderDataset,
@@ -77,6 +78,7 @@ __all__ = [
     "load_training_data",
     "seed_everything",
     "train_transform",
+    "training_provenance",
     "validation_loss",
 ]
 
@@ -201,6 +203,54 @@ def load_training_data(
 
 # --------------------------------------------------------------------------------------------------
 # Optimiser, schedule, penalties, early stopping
+
+
+PROVENANCE_FOLDERS = 256
+"""At most this many crop folders' extraction records are read for :func:`training_provenance`."""
+
+
+def training_provenance(data: TrainingData, pseudo_fakes: str = "none") -> TrainingProvenance:
+    """What a run trains on, for its checkpoint's sidecar (``training_data``).
+
+    The data set names come from the training and validation crops, the methods from the training
+    crops; the face detector, the crop size and whether the sources are a ``fakescan synth`` data set
+    from the extraction records (``_extract.json``) of the training crops' folders (at most
+    :data:`PROVENANCE_FOLDERS` of them, spread over the list), when the crops were read from a
+    crops folder that has them.
+    """
+    from fakescan.data.extract import read_record
+    from fakescan.synth.build import synthetic_root_of
+
+    folders = sorted({str(Path(r.crop).parent) for r in data.train})
+    if len(folders) > PROVENANCE_FOLDERS:
+        step = len(folders) / PROVENANCE_FOLDERS
+        folders = [folders[int(i * step)] for i in range(PROVENANCE_FOLDERS)]
+    detectors: set[str] = set()
+    sizes: set[int] = set()
+    synthetic: list[bool] = []
+    if not data.train_shards:
+        for folder in folders:
+            record = read_record(data.train_root / folder)
+            if record is None:
+                continue
+            settings = record["config"]
+            if isinstance(settings.get("detector"), str):
+                detectors.add(settings["detector"])
+            if isinstance(settings.get("size"), int):
+                sizes.add(settings["size"])
+            source = (record.get("source_stamp") or {}).get("path")
+            if isinstance(source, str):
+                synthetic.append(synthetic_root_of(source) is not None)
+    return TrainingProvenance(
+        datasets=tuple(sorted({r.dataset for r in [*data.train, *data.val]})),
+        methods=tuple(sorted({r.method for r in data.train} - {REAL})),
+        pseudo_fakes=pseudo_fakes,
+        detector="+".join(sorted(detectors)) or None,
+        crop_size=sizes.pop() if len(sizes) == 1 else None,
+        synthetic=bool(synthetic) and all(synthetic),
+        videos=len(data.train_videos),
+        crops=len(data.train),
+    )
 
 
 def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -750,6 +800,7 @@ def _fit(
         atomic_write_text(run_dir / TRAIN_VIDEOS_FILE, "\n".join(train_videos) + "\n")
         atomic_write_text(run_dir / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
     digest = video_digest(train_videos)
+    provenance = training_provenance(data, config.data.pseudo_fakes) if main else None
 
     history: list[EpochLog] = []
     start_epoch = 0
@@ -832,6 +883,7 @@ def _fit(
                     epoch=epoch,
                     grayscale=config.data.grayscale,
                     spectrum_stats=spectrum or _spectrum_stats_of(model),
+                    training_data=provenance,
                 ),
             )
             _write_val_scores(run_dir / VAL_SCORES_FILE, predictions, val_loader.dataset, data.class_names)
