@@ -140,3 +140,36 @@ def test_the_help_states_each_licence() -> None:
     for name in list_families():
         assert name in done.output
     assert "CC BY-NC 4.0" in done.output and "noncommercial research use only" in done.output
+
+
+def test_the_families_load_no_torch() -> None:
+    """``fakescan import --help`` reads every family: none may import torch (or OpenCV) at import."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom fakescan.imports import get_family, list_families\n"
+        "[get_family(n) for n in list_families()]\nprint(*(m for m in ('torch', 'cv2') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
+
+
+def test_a_training_checkpoint_and_a_safetensors_file_both_import(xception_state, tmp_path: Path) -> None:
+    """SBI's ``train_sbi.py`` saves ``{"model", "optimizer", "epoch"}``: the weights are taken from
+    ``model``, the optimiser state (plain tensors and numbers) is read safely and ignored."""
+    from safetensors.torch import save_file
+
+    optimiser = {
+        "state": {0: {"momentum_buffer": torch.zeros(3)}},
+        "param_groups": [{"lr": 1e-3, "params": [0]}],
+    }
+    wrapped = _save({"model": xception_state, "optimizer": optimiser, "epoch": 7}, tmp_path / "run.tar")
+    flat = tmp_path / "x.safetensors"
+    save_file({k: v.contiguous() for k, v in xception_state.items()}, str(flat))
+    for source in (wrapped, flat):
+        state = load_reference_file(source)
+        assert state.keys() == xception_state.keys()
+        assert torch.equal(state["backbone.conv1.weight"], xception_state["backbone.conv1.weight"])
+    import_checkpoint("deepfakebench-xception", flat, tmp_path / "run")
+    assert read_checkpoint_meta(tmp_path / "run").source["file"] == "x.safetensors"

@@ -11,7 +11,9 @@ import pytest
 from tests.imports._parity import TOLERANCE, check_parity, load_fixture
 
 
-@pytest.mark.parametrize("family", ["sbi", "deepfakebench-xception"])
+@pytest.mark.parametrize(
+    "family", [pytest.param("sbi", marks=pytest.mark.slow), "deepfakebench-xception"]
+)  # EfficientNet-B4 at 380 px: about 25 s on a loaded CPU
 def test_import_gives_the_reference_logits(family: str, samples: Path, tmp_path: Path) -> None:
     assert check_parity(family, samples, tmp_path) <= TOLERANCE
 
