@@ -32,6 +32,7 @@ from fakescan.errors import ConfigError, FakescanError, UsageError
 if TYPE_CHECKING:
     from fakescan.data.datasets import VideoRecord
     from fakescan.data.packing import SkippedCrop
+    from fakescan.predict.results import Prediction
 
 __all__ = ["app", "main"]
 
@@ -996,6 +997,14 @@ def predict(
         Path | None, typer.Option(help="Local weights file for detectors that need one (retinaface).")
     ] = None,
     detect_size: Annotated[int, typer.Option(help="Search faces on frames at most this large.")] = 480,
+    all_faces: Annotated[
+        bool | None,
+        typer.Option(
+            "--all-faces/--one-face",
+            help="Score every face, a verdict per face (photos) or person (videos), or only the one "
+            "followed face. Default: every face in photos, one followed face in videos.",
+        ),
+    ] = None,
     device: Annotated[str, typer.Option(help="torch backend: cpu or cuda.")] = "cpu",
     channels_last: Annotated[bool, typer.Option(help="torch backend: channels-last memory format.")] = True,
     json_out: Annotated[
@@ -1015,6 +1024,7 @@ def predict(
     Faces are found and cut as by `extract` (same sampling, detector, margin, --crop-size), then
     resized to the model's input size as in training; nothing is written unless
     --json/--csv/--explain/--save-crops ask for it. A file without a face gets the verdict no_face.
+    With every face scored, a file's verdict is that of its most fake-looking face or person.
     Exit code 1 only when no input could be read. For job arrays, --shard i/n predicts part i of n
     (writing out.shard-i-of-n.json), and `predict --merge OUT.json SHARD.json ...` joins the parts.
     """
@@ -1022,7 +1032,7 @@ def predict(
 
     from fakescan._atomic import check_output_file, make_output_dir
     from fakescan.data.extract import ExtractConfig
-    from fakescan.predict import PredictConfig, Prediction, load_predictor, run_prediction
+    from fakescan.predict import PredictConfig, load_predictor, run_prediction
     from fakescan.predict.engine import PRECISIONS, shard_path, write_csv, write_json
 
     if merge is not None:
@@ -1046,6 +1056,7 @@ def predict(
             ),
             batch_size=batch_size,
             aggregate=aggregate,  # type: ignore[arg-type]  # validated by PredictConfig
+            all_faces=all_faces,
         )
     for target in (json_out, csv_out):
         if target not in (None, "-"):
@@ -1091,7 +1102,11 @@ def predict(
         score = "" if p.score is None else f"{p.score:.3f}"
         verdict = Text(p.verdict.replace("_", " "), style=colours[p.verdict])
         table.add_row(str(p.path), verdict, score, str(p.frames_used), str(p.faces_found))
+        for row in _people_rows(p, colours):
+            table.add_row(*row)
     console.print(table)
+    if any(not person.counted for p in report.predictions for person in p.people):
+        console.print(f"* {_NOT_COUNTED}", soft_wrap=True, highlight=False)
     for p in report.predictions:
         if p.reason and p.verdict != "no_face":
             console.print(
@@ -1103,6 +1118,33 @@ def predict(
     if csv_out is not None:
         write_csv(csv_out, report)
     _require_processed(len(report.predictions), report.processed)
+
+
+_NOT_COUNTED = "seen in too few frames: listed, but not counted in the file's verdict"
+
+
+def _people_rows(prediction: Prediction, colours: dict[str, str]) -> list[tuple[Text, Text, str, str, str]]:
+    """The table rows under a file with more than one face or person: one each, indented.
+
+    ``face k`` in a photo, ``person k`` in a video (numbered from 1), with its verdict, score and
+    the frames it was scored in; a person not counted in the file's verdict is marked ``*``.
+    """
+    if len(prediction.people) < 2:
+        return []
+    noun = "face" if prediction.kind == "image" else "person"
+    rows = []
+    for person in prediction.people:
+        mark = "" if person.counted else "*"
+        rows.append(
+            (
+                Text(f"  {noun} {person.person + 1}{mark}", style="dim"),
+                Text(person.verdict, style=colours[person.verdict] if person.counted else "dim"),
+                f"{person.score:.3f}",
+                str(len(person.frames)) if prediction.kind != "image" else "",
+                "",
+            )
+        )
+    return rows
 
 
 def _merge_predictions(files: Sequence[Path], target: str) -> None:

@@ -12,7 +12,11 @@ For every input, ``fakescan predict --explain DIR`` writes into ``DIR/<input key
   low frequencies in the centre;
 - for videos, ``annotated.mp4`` — every searched frame with the face box and its probability
   (red: at or above the threshold, green: below; frames without a face say so) — and
-  ``timeline.png``, the frame probabilities over time against the threshold.
+  ``timeline.png``, the frame probabilities over time against the threshold;
+- with every face scored (``predict --all-faces``, the default for photos): ``faces.png``, the
+  photo with every face's box labelled with its P(fake) (:func:`annotate_faces`), and in
+  ``annotated.mp4`` every face's box and P(fake) with its person's number. The heat maps and the
+  spectrum are then of the most fake-looking face.
 
 The image maths (:func:`grad_cam`, :func:`reconstruction_error`, :func:`overlay_heatmap`,
 :func:`spectrum_picture`, :func:`annotate_frame`) is pure; the writers at the end do the I/O, each
@@ -45,6 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CAM_KEYS",
+    "annotate_faces",
     "annotate_frame",
     "explain_prediction",
     "grad_cam",
@@ -187,6 +192,51 @@ def annotate_frame(
     return out
 
 
+def annotate_faces(
+    frame: np.ndarray,
+    faces: Sequence[tuple[Sequence[float], float, str]],
+    threshold: float,
+    label: str = "",
+) -> np.ndarray:
+    """A copy of ``frame`` with every face's box and ``P(fake) 0.04`` drawn above it (or "no face").
+
+    ``faces``: ``(box, probability, name)`` per face, ``name`` (e.g. ``"#2"``) put before the
+    probability; red at or above ``threshold``, green below. ``label`` goes in the top left corner.
+
+    >>> annotate_faces(np.zeros((40, 60, 3), np.uint8), [((5, 5, 30, 30), 0.9, "#1")], 0.5).shape
+    (40, 60, 3)
+    """
+    import cv2
+
+    out = np.ascontiguousarray(frame.copy())
+    scale = max(out.shape[:2]) / 640.0
+    thickness = max(1, round(2 * scale))
+    font = 0.5 * max(scale, 0.5)
+
+    def put(text: str, origin: tuple[int, int], colour: tuple[int, int, int]) -> None:
+        cv2.putText(out, text, origin, cv2.FONT_HERSHEY_SIMPLEX, font, (0, 0, 0), thickness + 2, cv2.LINE_AA)
+        cv2.putText(out, text, origin, cv2.FONT_HERSHEY_SIMPLEX, font, colour, thickness, cv2.LINE_AA)
+
+    for box, probability, name in faces:
+        colour = (255, 40, 40) if probability >= threshold else (40, 220, 40)
+        x1, y1, x2, y2 = (round(v) for v in box)
+        cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness)
+        text = f"{name} P(fake) {probability:.2f}".strip()
+        (_, height), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font, thickness)
+        above = y1 - 4 * thickness
+        put(
+            text,
+            (max(2, x1), above if above - height > 0 else min(out.shape[0] - 2, y2 + height + 4)),
+            colour,
+        )
+    corner = (max(2, round(8 * scale)), max(12, round(24 * scale)))
+    if not faces:
+        label = f"{label}  no face".strip()
+    if label:
+        put(label, corner, (255, 255, 0) if not faces else (255, 255, 255))
+    return out
+
+
 # --------------------------------------------------------------------------------------------------
 # Writers
 
@@ -286,7 +336,7 @@ def explain_prediction(
     with_face = [f for f in frames if f.faces and probability.get(f.index) is not None]
     if with_face:
         best = max(with_face, key=lambda f: probability[f.index] or 0.0)
-        crop = best.faces[0].crop
+        crop = _most_fake_crop(best, prediction)
         image = EvalTransform(input_cfg, grayscale=grayscale)(crop).image  # as it was scored
         written.append(folder / "gradcam.png")
         write_image(written[-1], overlay_heatmap(crop, grad_cam(model, image)))
@@ -296,10 +346,17 @@ def explain_prediction(
             write_image(written[-1], overlay_heatmap(crop, error))
         written.append(folder / "spectrum.png")
         write_image(written[-1], spectrum_picture(crop))
+    if prediction.all_faces and prediction.kind == "image" and frames:
+        written.append(folder / "faces.png")
+        write_image(
+            written[-1], annotate_faces(frames[0].image, _labelled_faces(prediction, 0), prediction.threshold)
+        )
     if prediction.kind != "image" and frames:
         boxes = {f.index: f.box for f in prediction.frames}
         pictures = [
-            annotate_frame(
+            annotate_faces(f.image, _labelled_faces(prediction, f.index), prediction.threshold, f"#{f.index}")
+            if prediction.all_faces
+            else annotate_frame(
                 f.image, boxes.get(f.index), probability.get(f.index), prediction.threshold, f"#{f.index}"
             )
             for f in frames
@@ -315,3 +372,21 @@ def explain_prediction(
             title=f"{prediction.path.name}: {prediction.verdict}",
         )
     return tuple(written)
+
+
+def _most_fake_crop(frame: FrameFaces, prediction: Prediction) -> np.ndarray:
+    """The crop of ``frame``'s face with the highest probability (the followed face with one face)."""
+    record = next((r for r in prediction.frames if r.index == frame.index), None)
+    if record is None or not record.faces:
+        return frame.faces[0].crop
+    top = max(record.faces, key=lambda face: face.probability)
+    return next((c.crop for c in frame.faces if c.face_index == top.face_index), frame.faces[0].crop)
+
+
+def _labelled_faces(prediction: Prediction, index: int) -> list[tuple[Sequence[float], float, str]]:
+    """Frame ``index``'s faces as :func:`annotate_faces` takes them: person ``#k`` from 1 (videos)."""
+    record = next((r for r in prediction.frames if r.index == index), None)
+    if record is None:
+        return []
+    named = prediction.kind != "image" or len(record.faces) > 1
+    return [(f.box, f.probability, f"#{f.person + 1}" if named else "") for f in record.faces]
