@@ -53,6 +53,8 @@ __all__ = [
     "annotate_frame",
     "explain_prediction",
     "grad_cam",
+    "labelled_faces",
+    "most_fake_crop",
     "overlay_heatmap",
     "reconstruction_error",
     "spectrum_picture",
@@ -336,7 +338,7 @@ def explain_prediction(
     with_face = [f for f in frames if f.faces and probability.get(f.index) is not None]
     if with_face:
         best = max(with_face, key=lambda f: probability[f.index] or 0.0)
-        crop = _most_fake_crop(best, prediction)
+        crop = most_fake_crop(best, prediction)
         image = EvalTransform(input_cfg, grayscale=grayscale)(crop).image  # as it was scored
         written.append(folder / "gradcam.png")
         write_image(written[-1], overlay_heatmap(crop, grad_cam(model, image)))
@@ -349,12 +351,12 @@ def explain_prediction(
     if prediction.all_faces and prediction.kind == "image" and frames:
         written.append(folder / "faces.png")
         write_image(
-            written[-1], annotate_faces(frames[0].image, _labelled_faces(prediction, 0), prediction.threshold)
+            written[-1], annotate_faces(frames[0].image, labelled_faces(prediction, 0), prediction.threshold)
         )
     if prediction.kind != "image" and frames:
         boxes = {f.index: f.box for f in prediction.frames}
         pictures = [
-            annotate_faces(f.image, _labelled_faces(prediction, f.index), prediction.threshold, f"#{f.index}")
+            annotate_faces(f.image, labelled_faces(prediction, f.index), prediction.threshold, f"#{f.index}")
             if prediction.all_faces
             else annotate_frame(
                 f.image, boxes.get(f.index), probability.get(f.index), prediction.threshold, f"#{f.index}"
@@ -374,7 +376,7 @@ def explain_prediction(
     return tuple(written)
 
 
-def _most_fake_crop(frame: FrameFaces, prediction: Prediction) -> np.ndarray:
+def most_fake_crop(frame: FrameFaces, prediction: Prediction) -> np.ndarray:
     """The crop of ``frame``'s face with the highest probability (the followed face with one face)."""
     record = next((r for r in prediction.frames if r.index == frame.index), None)
     if record is None or not record.faces:
@@ -383,7 +385,7 @@ def _most_fake_crop(frame: FrameFaces, prediction: Prediction) -> np.ndarray:
     return next((c.crop for c in frame.faces if c.face_index == top.face_index), frame.faces[0].crop)
 
 
-def _labelled_faces(prediction: Prediction, index: int) -> list[tuple[Sequence[float], float, str]]:
+def labelled_faces(prediction: Prediction, index: int) -> list[tuple[Sequence[float], float, str]]:
     """Frame ``index``'s faces as :func:`annotate_faces` takes them: person ``#k`` from 1 (videos)."""
     record = next((r for r in prediction.frames if r.index == index), None)
     if record is None:
