@@ -200,10 +200,12 @@ def annotate_faces(
     threshold: float,
     label: str = "",
 ) -> np.ndarray:
-    """A copy of ``frame`` with every face's box and ``P(fake) 0.04`` drawn above it (or "no face").
+    """A copy of ``frame`` with every face's box and a ``#k P(fake) 0.04`` tag on it (or "no face").
 
     ``faces``: ``(box, probability, name)`` per face, ``name`` (e.g. ``"#2"``) put before the
-    probability; red at or above ``threshold``, green below. ``label`` goes in the top left corner.
+    probability. Box and tag are red at or above ``threshold``, green below; the tag is a filled
+    plate on the box's top edge (below it at the top of the frame), its text sized to the box, so
+    that neighbouring faces' tags do not run into each other. ``label`` goes in the top left corner.
 
     >>> annotate_faces(np.zeros((40, 60, 3), np.uint8), [((5, 5, 30, 30), 0.9, "#1")], 0.5).shape
     (40, 60, 3)
@@ -211,31 +213,39 @@ def annotate_faces(
     import cv2
 
     out = np.ascontiguousarray(frame.copy())
+    font_face = cv2.FONT_HERSHEY_SIMPLEX
     scale = max(out.shape[:2]) / 640.0
     thickness = max(1, round(2 * scale))
-    font = 0.5 * max(scale, 0.5)
 
-    def put(text: str, origin: tuple[int, int], colour: tuple[int, int, int]) -> None:
-        cv2.putText(out, text, origin, cv2.FONT_HERSHEY_SIMPLEX, font, (0, 0, 0), thickness + 2, cv2.LINE_AA)
-        cv2.putText(out, text, origin, cv2.FONT_HERSHEY_SIMPLEX, font, colour, thickness, cv2.LINE_AA)
+    def plate(text: str, x: int, y: int, font: float, colour: tuple[int, int, int], below: bool) -> None:
+        """``text`` on a filled plate whose bottom-left (top-left if ``below``) corner is ``(x, y)``."""
+        weight = max(1, round(font * 2))
+        (width, height), base = cv2.getTextSize(text, font_face, font, weight)
+        pad = max(2, round(height * 0.3))
+        top = y if below else y - height - base - 2 * pad
+        x = int(np.clip(x, 0, max(0, out.shape[1] - width - 2 * pad)))
+        top = int(np.clip(top, 0, max(0, out.shape[0] - height - base - 2 * pad)))
+        cv2.rectangle(out, (x, top), (x + width + 2 * pad, top + height + base + 2 * pad), colour, cv2.FILLED)
+        ink = (0, 0, 0) if sum(colour) > 380 else (255, 255, 255)
+        cv2.putText(out, text, (x + pad, top + pad + height), font_face, font, ink, weight, cv2.LINE_AA)
 
-    for box, probability, name in faces:
-        colour = (255, 40, 40) if probability >= threshold else (40, 220, 40)
+    tags = []
+    for box, probability, name in faces:  # every box first, then every tag over them
+        colour = (230, 30, 30) if probability >= threshold else (30, 200, 30)
         x1, y1, x2, y2 = (round(v) for v in box)
         cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness)
         text = f"{name} P(fake) {probability:.2f}".strip()
-        (_, height), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font, thickness)
-        above = y1 - 4 * thickness
-        put(
-            text,
-            (max(2, x1), above if above - height > 0 else min(out.shape[0] - 2, y2 + height + 4)),
-            colour,
-        )
-    corner = (max(2, round(8 * scale)), max(12, round(24 * scale)))
+        (width, _), _ = cv2.getTextSize(text, font_face, 1.0, 2)
+        font = float(np.clip(1.15 * (x2 - x1) / width, 0.3, 0.6 * max(scale, 0.6)))
+        (_, height), _ = cv2.getTextSize(text, font_face, font, 1)
+        below = y1 - 2.5 * height < 0
+        tags.append((text, x1 - thickness // 2, y2 if below else y1, font, colour, below))
+    for tag in tags:
+        plate(*tag)
     if not faces:
         label = f"{label}  no face".strip()
     if label:
-        put(label, corner, (255, 255, 0) if not faces else (255, 255, 255))
+        plate(label, 0, 0, 0.5 * max(scale, 0.6), (255, 255, 0) if not faces else (255, 255, 255), True)
     return out
 
 
@@ -350,13 +360,15 @@ def explain_prediction(
         write_image(written[-1], spectrum_picture(crop))
     if prediction.all_faces and prediction.kind == "image" and frames:
         written.append(folder / "faces.png")
-        write_image(
-            written[-1], annotate_faces(frames[0].image, labelled_faces(prediction, 0), prediction.threshold)
-        )
+        title = f"P(fake) of each face; threshold {prediction.threshold:.2f} (red: at or above)"
+        faces = labelled_faces(prediction, 0)
+        write_image(written[-1], annotate_faces(frames[0].image, faces, prediction.threshold, title))
     if prediction.kind != "image" and frames:
         boxes = {f.index: f.box for f in prediction.frames}
         pictures = [
-            annotate_faces(f.image, labelled_faces(prediction, f.index), prediction.threshold, f"#{f.index}")
+            annotate_faces(
+                f.image, labelled_faces(prediction, f.index), prediction.threshold, f"frame {f.index}"
+            )
             if prediction.all_faces
             else annotate_frame(
                 f.image, boxes.get(f.index), probability.get(f.index), prediction.threshold, f"#{f.index}"

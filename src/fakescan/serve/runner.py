@@ -280,7 +280,7 @@ class JobRunner:
             files = frame_artifact_names(frame.index)
             if prediction.all_faces:  # every face's box and P(fake)
                 faces = labelled_faces(prediction, frame.index)
-                picture = annotate_faces(frame.image, faces, prediction.threshold, f"#{frame.index}")
+                picture = annotate_faces(frame.image, faces, prediction.threshold, f"frame {frame.index}")
             else:
                 picture = annotate_frame(
                     frame.image, record.box, record.probability, prediction.threshold, f"#{frame.index}"
