@@ -71,12 +71,13 @@ class RecordingScorer:
 
 
 def test_every_face_of_a_photo_is_scored_in_shared_batches_and_the_photo_takes_the_highest(
-    samples: Path, checkpoint: Path
+    samples: Path, checkpoint: Path, tmp_path: Path
 ) -> None:
     scorer = RecordingScorer()
     predictor = Predictor(meta=load_predictor(checkpoint).meta, scorer=scorer)
     config = PredictConfig(batch_size=4)  # photos get every face by default
-    group, pair = run_prediction([samples / GROUP, samples / PAIR], predictor, config).predictions
+    inputs = [samples / GROUP, samples / PAIR]
+    group, pair = run_prediction(inputs, predictor, config, crops_dir=tmp_path).predictions
     assert scorer.batches == [4, 1, 2]  # 5 faces, then 2: one forward per batch, not one per face
     for p, name in ((group, GROUP), (pair, PAIR)):
         (frame,) = p.frames
@@ -95,6 +96,9 @@ def test_every_face_of_a_photo_is_scored_in_shared_batches_and_the_photo_takes_t
         areas = [box_area(f.box) for f in frame.faces]
         assert areas == sorted(areas, reverse=True)  # face 0 is the largest, as extract numbers them
         assert len({f.box for f in frame.faces}) == len(frame.faces)
+    # face 0 keeps the one-face name, the others are numbered as extract --all-faces numbers them
+    written = sorted(p.name for p in (tmp_path / "multi_face").iterdir())
+    assert written == ["0.png", "0_1.png", "0_2.png", "0_3.png", "0_4.png"]
 
 
 def test_one_face_keeps_the_largest_face_and_the_old_schema(samples: Path, checkpoint: Path) -> None:

@@ -491,7 +491,8 @@ def run_prediction(
         config: sampling, batching and aggregation.
         explain_dir: if given, write explanations per input into ``explain_dir/<key>/``
             (:func:`fakescan.predict.explain.explain_prediction`; needs the torch backend).
-        crops_dir: if given, also write the face crops as ``crops_dir/<key>/<frame>.png``.
+        crops_dir: if given, also write the face crops as ``crops_dir/<key>/<frame>.png`` (with
+            every face, face k ≥ 1 of a frame as ``<frame>_<k>.png``).
         on_result: called with each prediction and the number of files, as they finish.
         shard: ``(i, n)`` to predict only the i-th of n disjoint parts of the files, chosen as
             ``extract --shard`` chooses them; a missing input is reported by the one shard its
@@ -523,7 +524,7 @@ def run_prediction(
         frames: list[FrameFaces] | None = [] if (explain_dir or crops_dir) else None
         prediction = predict_item(item, predictor, config, detector, keep_frames=frames)
         if frames and crops_dir is not None:
-            _write_crops(Path(crops_dir) / item.key, frames, all_faces=prediction.all_faces)
+            _write_crops(Path(crops_dir) / item.key, frames)
         if frames and explain_dir is not None and prediction.verdict != "error":
             from fakescan.predict.explain import explain_prediction
 
@@ -551,14 +552,14 @@ def run_prediction(
     )
 
 
-def _write_crops(folder: Path, frames: Iterable[FrameFaces], all_faces: bool = False) -> None:
-    """``<frame>.png`` for the followed face; ``<frame>_<k>.png`` for every face (as ``extract``)."""
+def _write_crops(folder: Path, frames: Iterable[FrameFaces]) -> None:
+    """``<frame>.png`` for face 0 (the followed or the largest), ``<frame>_<k>.png`` for face k ≥ 1."""
     from fakescan.data.images import write_image
 
     make_output_dir(folder)
     for frame in frames:
         for face in frame.faces:
-            name = f"{frame.index}_{face.face_index}.png" if all_faces else f"{frame.index}.png"
+            name = f"{frame.index}_{face.face_index}.png" if face.face_index else f"{frame.index}.png"
             write_image(folder / name, face.crop)
 
 

@@ -13,8 +13,9 @@ For every input, ``fakescan predict --explain DIR`` writes into ``DIR/<input key
 - for videos, ``annotated.mp4`` — every searched frame with the face box and its probability
   (red: at or above the threshold, green: below; frames without a face say so) — and
   ``timeline.png``, the frame probabilities over time against the threshold;
-- with every face scored (``predict --all-faces``, the default for photos): ``faces.png``, the
-  photo with every face's box labelled with its P(fake) (:func:`annotate_faces`), and in
+- with every face scored (``predict --all-faces``, the default for photos): for a photo of several
+  faces, ``faces.png``, the photo with every face's box tagged with its P(fake)
+  (:func:`annotate_faces`), and in
   ``annotated.mp4`` every face's box and P(fake) with its person's number. The heat maps and the
   spectrum are then of the most fake-looking face.
 
@@ -358,7 +359,7 @@ def explain_prediction(
             write_image(written[-1], overlay_heatmap(crop, error))
         written.append(folder / "spectrum.png")
         write_image(written[-1], spectrum_picture(crop))
-    if prediction.all_faces and prediction.kind == "image" and frames:
+    if prediction.all_faces and prediction.kind == "image" and frames and len(prediction.people) > 1:
         written.append(folder / "faces.png")
         title = f"P(fake) of each face; threshold {prediction.threshold:.2f} (red: at or above)"
         faces = labelled_faces(prediction, 0)
