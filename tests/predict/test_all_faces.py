@@ -8,6 +8,7 @@ real faces move through its frames.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -17,11 +18,12 @@ import torch
 from typer.testing import CliRunner
 
 from fakescan.cli import app
-from fakescan.data.extract import ExtractConfig
+from fakescan.data.extract import ExtractConfig, MediaItem
+from fakescan.data.faces import DEFAULT_DETECTOR, Detection, FaceDetector, create_detector
 from fakescan.data.faces.base import box_area
 from fakescan.data.images import read_image
 from fakescan.errors import ConfigError
-from fakescan.predict import PredictConfig, Predictor, load_predictor, run_prediction
+from fakescan.predict import PredictConfig, Predictor, load_predictor, predict_item, run_prediction
 from tests.data.faces.ground_truth import GROUND_TRUTH
 from tests.predict import make_checkpoint
 
@@ -203,3 +205,36 @@ def test_cli_all_faces_json_table_and_pictures(
     assert one.exit_code == 0 and not any(
         line.strip().startswith("face ") for line in one.stderr.splitlines()
     )
+
+
+class FirstFrameCrowd(FaceDetector):
+    """The default detector, but after the first frame it keeps only the leftmost face: the four
+    others are seen once in six frames, as a detector's passing false hits or passers-by are."""
+
+    name = "first-frame-crowd"
+
+    def __init__(self) -> None:
+        self.inner = create_detector(DEFAULT_DETECTOR)
+        self.calls = 0
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        self.calls += 1
+        found = sorted(self.inner.detect(image), key=lambda d: d.box[0] + d.box[2])
+        return found if self.calls == 1 else found[:1]
+
+
+def test_a_person_seen_in_too_few_frames_is_listed_but_does_not_decide(
+    panned_group: Path, checkpoint: Path
+) -> None:
+    predictor = Predictor(meta=load_predictor(checkpoint).meta, scorer=RecordingScorer())
+    config = PredictConfig(extract=ExtractConfig(frames=6), all_faces=True)
+    item = MediaItem(panned_group, "video", "group_pan")
+    p = predict_item(item, predictor, config, FirstFrameCrowd())
+    (main,) = [q for q in p.people if len(q.frames) > 1]
+    passing = [q for q in p.people if q is not main]
+    assert len(passing) == 4 and main.counted and len(main.frames) == 6
+    assert all(not q.counted and len(q.frames) == 1 for q in passing)  # 1 of 6 < a quarter
+    assert p.score == main.score and p.verdict == main.verdict
+    everyone = predict_item(item, predictor, replace(config, min_person_share=0.0), FirstFrameCrowd())
+    assert all(q.counted for q in everyone.people)
+    assert everyone.score == max(q.score for q in everyone.people) >= p.score
