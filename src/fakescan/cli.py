@@ -1001,8 +1001,8 @@ def predict(
         bool | None,
         typer.Option(
             "--all-faces/--one-face",
-            help="Score every face, a verdict per face (photos) or person (videos), or only the one "
-            "followed face. Default: every face in photos, one followed face in videos.",
+            help="A verdict per face or person (default for photos), or for the followed face only "
+            "(default for videos).",
         ),
     ] = None,
     device: Annotated[str, typer.Option(help="torch backend: cpu or cuda.")] = "cpu",
