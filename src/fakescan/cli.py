@@ -34,6 +34,7 @@ from fakescan.errors import ConfigError, FakescanError, UsageError
 if TYPE_CHECKING:
     from fakescan.data.datasets import VideoRecord
     from fakescan.data.packing import SkippedCrop
+    from fakescan.predict.results import Prediction
 
 __all__ = ["app", "main"]
 
@@ -1032,6 +1033,14 @@ def predict(
         Path | None, typer.Option(help="Local weights file for detectors that need one (retinaface).")
     ] = None,
     detect_size: Annotated[int, typer.Option(help="Search faces on frames at most this large.")] = 480,
+    all_faces: Annotated[
+        bool | None,
+        typer.Option(
+            "--all-faces/--one-face",
+            help="A verdict per face or person (default for photos), or for the followed face only "
+            "(default for videos).",
+        ),
+    ] = None,
     device: Annotated[str, typer.Option(help="torch backend: cpu or cuda.")] = "cpu",
     channels_last: Annotated[bool, typer.Option(help="torch backend: channels-last memory format.")] = True,
     json_out: Annotated[
@@ -1052,6 +1061,7 @@ def predict(
     training crops (from its sidecar, unless --detector/--crop-size say otherwise), then
     resized to the model's input size as in training; nothing is written unless
     --json/--csv/--explain/--save-crops ask for it. A file without a face gets the verdict no_face.
+    With every face scored, a file's verdict is that of its most fake-looking face or person.
     Exit code 1 only when no input could be read. For job arrays, --shard i/n predicts part i of n
     (writing out.shard-i-of-n.json), and `predict --merge OUT.json SHARD.json ...` joins the parts.
     """
@@ -1062,7 +1072,7 @@ def predict(
     from fakescan._atomic import check_output_file, make_output_dir
     from fakescan.checkpoints import crop_size_for, detector_for
     from fakescan.data.extract import ExtractConfig
-    from fakescan.predict import PredictConfig, Prediction, load_predictor, run_prediction
+    from fakescan.predict import PredictConfig, load_predictor, run_prediction
     from fakescan.predict.engine import PRECISIONS, shard_path, write_csv, write_json
 
     if merge is not None:
@@ -1087,6 +1097,7 @@ def predict(
             ),
             batch_size=batch_size,
             aggregate=aggregate,  # type: ignore[arg-type]  # validated by PredictConfig
+            all_faces=all_faces,
         )
     for target in (json_out, csv_out):
         if target not in (None, "-"):
@@ -1135,6 +1146,8 @@ def predict(
     console.print(table)
     if common is not None and len(report.predictions) > 0:
         console.print(f"paths relative to {common}", soft_wrap=True, highlight=False)
+    if any(not person.counted for p in report.predictions for person in p.people):
+        console.print(f"* {_NOT_COUNTED}", soft_wrap=True, highlight=False)
     for p in report.predictions:
         if p.reason and p.verdict != "no_face":
             console.print(
@@ -1267,7 +1280,38 @@ def _prediction_table(report, width: int) -> tuple[Table, Path | None]:
         score = "" if p.score is None else f"{p.score:.{digits}f}"
         verdict = Text(p.verdict.replace("_", " "), style=colours[p.verdict])
         table.add_row(_middle_ellipsis(text, budget), verdict, score, str(p.frames_used), str(p.faces_found))
+        for row in _people_rows(p, colours, digits):
+            table.add_row(*row)
     return table, common
+
+
+_NOT_COUNTED = "seen in too few frames: listed, but not counted in the file's verdict"
+
+
+def _people_rows(
+    prediction: Prediction, colours: dict[str, str], digits: int = 3
+) -> list[tuple[Text, Text, str, str, str]]:
+    """The table rows under a file with more than one face or person: one each, indented.
+
+    ``face k`` in a photo, ``person k`` in a video (numbered from 1), with its verdict, score and
+    the frames it was scored in; a person not counted in the file's verdict is marked ``*``.
+    """
+    if len(prediction.people) < 2:
+        return []
+    noun = "face" if prediction.kind == "image" else "person"
+    rows = []
+    for person in prediction.people:
+        mark = "" if person.counted else "*"
+        rows.append(
+            (
+                Text(f"  {noun} {person.person + 1}{mark}", style="dim"),
+                Text(person.verdict, style=colours[person.verdict] if person.counted else "dim"),
+                f"{person.score:.{digits}f}",
+                str(len(person.frames)) if prediction.kind != "image" else "",
+                "",
+            )
+        )
+    return rows
 
 
 def _merge_predictions(files: Sequence[Path], target: str) -> None:

@@ -91,6 +91,23 @@ def test_image_job_and_the_model_list(client: TestClient, samples: Path, serve_c
     assert "timeline.png" not in job["artifacts"]
 
 
+def test_a_group_photo_gets_every_face_as_predict_gives_them(
+    client: TestClient, samples: Path, serve_checkpoint: Path
+) -> None:
+    photo = samples / "images/multi_face.jpg"
+    job = wait_for(client, post(client, photo).json()["id"])
+    assert job["status"] == "done"
+    expected = predicted(photo, serve_checkpoint, 32)
+    same_as_predict(job["result"], expected)
+    result = job["result"]["results"][0]
+    assert result["all_faces"] and len(result["people"]) == len(result["frames"][0]["faces"]) == 5
+    assert [q["score"] for q in result["people"]] == pytest.approx(
+        [q["score"] for q in expected["results"][0]["people"]], abs=1e-6
+    )
+    assert result["score"] == max(q["score"] for q in result["people"])
+    assert "faces.png" in job["artifacts"]
+
+
 def test_no_face_is_a_failed_job_with_the_reason_and_the_frames(client: TestClient, samples: Path) -> None:
     job = wait_for(client, post(client, samples / "negatives/no_face.mp4", frames=2).json()["id"])
     assert job["status"] == "failed" and "no face found" in job["error"] and "no_face.mp4" in job["error"]

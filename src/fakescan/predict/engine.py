@@ -12,6 +12,17 @@ and the file's score aggregates them (:func:`fakescan.evaluate.metrics.video_sco
 - ``mean`` (default): the mean of the frame probabilities;
 - ``confident``: the mean over the half of the frames whose probability is farthest from 0.5.
 
+Every face or one face (``all_faces``): by default a photo has every face scored and a video one
+person followed from frame to frame, as ``extract`` follows one. With every face, all the crops of
+a file are still scored in the same batches (one forward pass per ``batch_size`` crops, not one per
+face); a frame's probability is the highest over its faces, and the file's score the highest over
+its people (Shiohara & Yamasaki, "Detecting Deepfakes with Self-Blended Images", CVPR 2022: the
+maximum over faces) — a photo's people are its faces, a video's people are followed through the
+frames by box overlap (:func:`fakescan.data.faces.tracking.follow_people`) and each scored by
+aggregating its own frames as above. A person seen in fewer than ``min_person_share`` of the frames
+with a face is listed but does not decide the verdict (a face the detector found once or twice
+among many frames is more often a false hit than a forged person).
+
 The verdict compares the score with the checkpoint's validation-calibrated threshold
 (``fake`` iff ``score >= threshold``). A file in which no face was found gets the verdict
 ``no_face`` and no score; a file that cannot be read gets ``error`` with a one-line reason.
@@ -58,11 +69,12 @@ from fakescan.data.extract import (
     select_shard,
 )
 from fakescan.data.faces import FaceDetector
+from fakescan.data.faces.tracking import follow_people
 from fakescan.data.transforms import EvalTransform
 from fakescan.errors import ConfigError, DecodeError, InputError
 from fakescan.evaluate.metrics import AGGREGATIONS, Aggregation, video_scores
 from fakescan.models.output import InputConfig
-from fakescan.predict.results import DIGITS, FrameScore, Prediction, Verdict
+from fakescan.predict.results import DIGITS, FaceScore, FrameScore, PersonScore, Prediction, Verdict
 from fakescan.scoring import fake_probability
 
 if TYPE_CHECKING:
@@ -273,14 +285,24 @@ class PredictConfig:
     Attributes:
         extract: frame sampling, detector, margin, border and crop size, as for ``fakescan extract``
             (use the ``size`` the training crops were extracted at; the crops are then resized to the
-            model's input size); ``all_faces`` must be off.
-        batch_size: crops per forward pass (the frames of one file are batched together).
-        aggregate: how frame probabilities make a file's score: ``"mean"`` or ``"confident"``.
+            model's input size); its ``all_faces`` must be off (``all_faces`` below decides).
+        batch_size: crops per forward pass (the frames of one file are batched together, and
+            with every face, all the faces of its frames).
+        aggregate: how frame probabilities make a file's score (and, with every face, a video
+            person's score): ``"mean"`` or ``"confident"``.
+        all_faces: score every face (``True``) or one face per frame, the followed person
+            (``False``); ``None`` (default): every face in images, one followed person in videos.
+            A photo costs one model call per face, so it gets every face; a video would cost that
+            for each of its frames, and its training crops, as ``extract`` cuts them, follow one person.
+        min_person_share: with every face in a video, a person counts in the file's verdict when
+            seen in at least this share of the frames with a face (the person seen most always counts).
     """
 
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     batch_size: int = 32
     aggregate: Aggregation = "mean"
+    all_faces: bool | None = None
+    min_person_share: float = 0.25
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -288,7 +310,21 @@ class PredictConfig:
         if self.aggregate not in AGGREGATIONS:
             raise ConfigError(f"--aggregate must be one of {', '.join(AGGREGATIONS)}, got {self.aggregate!r}")
         if self.extract.all_faces:
-            raise ConfigError("prediction follows one face per file; all_faces is not supported")
+            raise ConfigError(
+                "set PredictConfig.all_faces, not extract.all_faces (prediction follows people)"
+            )
+        if not 0.0 <= self.min_person_share <= 1.0:
+            raise ConfigError(f"min_person_share must be in [0, 1], got {self.min_person_share}")
+
+    def every_face(self, kind: str) -> bool:
+        """Whether a file of this ``kind`` (``"image"``, ``"video"``, ...) gets every face scored.
+
+        >>> PredictConfig().every_face("image"), PredictConfig().every_face("video")
+        (True, False)
+        >>> PredictConfig(all_faces=False).every_face("image")
+        False
+        """
+        return kind == "image" if self.all_faces is None else self.all_faces
 
 
 def _version() -> str:
@@ -455,7 +491,8 @@ def predict_item(
         keep_frames: if a list is given, the searched frames (with their crops) are appended to
             it, for explanations.
     """
-    extract_config = config.extract
+    all_faces = config.every_face(item.kind)
+    extract_config = replace(config.extract, all_faces=True) if all_faces else config.extract
     threshold = predictor.threshold
     frames: list[FrameFaces] = []
     reason = ""
@@ -481,38 +518,89 @@ def predict_item(
         return _failed(item, f"internal error ({first})", threshold, len(frames))
 
     with_face = [f for f in frames if f.faces]
-    probs = _score_crops([f.faces[0].crop for f in with_face], predictor, config.batch_size)
-    by_index = {f.index: float(p) for f, p in zip(with_face, probs, strict=True)}
+    # Every face of every frame in one list, so that batches are full whatever the faces per frame.
+    probs = iter(_score_crops([c.crop for f in with_face for c in f.faces], predictor, config.batch_size))
+    if all_faces:
+        people = follow_people([[c.detection for c in f.faces] for f in with_face])
+    else:  # the followed face is one person, as extract follows it (even where it jumps to another)
+        people = [[0] * len(f.faces) for f in with_face]
+    scored = {
+        f.index: tuple(
+            FaceScore(
+                face_index=c.face_index,
+                person=person,
+                box=tuple(round(v, 1) for v in c.detection.box),  # type: ignore[arg-type]
+                detection_score=round(float(c.detection.score), 4),
+                probability=float(next(probs)),
+            )
+            for c, person in zip(f.faces, numbers, strict=True)
+        )
+        for f, numbers in zip(with_face, people, strict=True)
+    }
     records = []
     for f in frames:
-        face = f.faces[0].detection if f.faces else None
+        faces = scored.get(f.index, ())
+        top = max(faces, key=lambda face: face.probability) if faces else None  # the first of equals
         records.append(
             FrameScore(
                 index=f.index,
                 timestamp=round(f.timestamp, 4),
-                box=None if face is None else tuple(round(v, 1) for v in face.box),  # type: ignore[arg-type]
-                detection_score=None if face is None else round(float(face.score), 4),
-                probability=by_index.get(f.index),
+                box=None if top is None else top.box,
+                detection_score=None if top is None else top.detection_score,
+                probability=None if top is None else top.probability,
+                faces=faces,
             )
         )
     if keep_frames is not None:
         keep_frames.extend(frames)
     faces_found = sum(f.detections for f in frames)
-    common = dict(
+    common: dict[str, Any] = dict(
         threshold=threshold,
         frames_read=len(frames),
         frames_used=len(with_face),
         faces_found=faces_found,
         frames=tuple(records),
+        all_faces=all_faces,
     )
     if not with_face:
         note = "no face found in any searched frame" + (f"; {reason}" if reason else "")
-        return Prediction(item.path, item.kind, item.key, "no_face", reason=note, **common)  # type: ignore[arg-type]
-    score = float(
-        video_scores([item.key] * len(probs), np.zeros(len(probs)), probs, how=config.aggregate).scores[0]
-    )
+        return Prediction(item.path, item.kind, item.key, "no_face", reason=note, **common)
+    persons = _score_people(records, item.key, threshold, config)
+    score = max(p.score for p in persons if p.counted)
     verdict: Verdict = "fake" if score >= threshold else "real"
-    return Prediction(item.path, item.kind, item.key, verdict, score=score, reason=reason, **common)  # type: ignore[arg-type]
+    return Prediction(
+        item.path, item.kind, item.key, verdict, score=score, reason=reason, people=persons, **common
+    )
+
+
+def _score_people(
+    records: Sequence[FrameScore], key: str, threshold: float, config: PredictConfig
+) -> tuple[PersonScore, ...]:
+    """Each person's score (its frames' probabilities aggregated as a file's are) and whether it counts."""
+    seen: dict[int, list[tuple[int, FaceScore]]] = {}
+    for record in records:
+        for face in record.faces:
+            seen.setdefault(face.person, []).append((record.index, face))
+    frames_with_face = sum(bool(r.faces) for r in records)
+    most = max(len(faces) for faces in seen.values())
+    persons = []
+    for number in sorted(seen):
+        faces = seen[number]
+        probs = np.array([face.probability for _, face in faces])
+        score = float(
+            video_scores([key] * len(probs), np.zeros(len(probs)), probs, how=config.aggregate).scores[0]
+        )
+        persons.append(
+            PersonScore(
+                person=number,
+                verdict="fake" if score >= threshold else "real",
+                score=score,
+                frames=tuple(index for index, _ in faces),
+                box=max(faces, key=lambda pair: pair[1].probability)[1].box,
+                counted=len(faces) == most or len(faces) >= config.min_person_share * frames_with_face,
+            )
+        )
+    return tuple(persons)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -536,7 +624,8 @@ def run_prediction(
         config: sampling, batching and aggregation.
         explain_dir: if given, write explanations per input into ``explain_dir/<key>/``
             (:func:`fakescan.predict.explain.explain_prediction`; needs the torch backend).
-        crops_dir: if given, also write the face crops as ``crops_dir/<key>/<frame>.png``.
+        crops_dir: if given, also write the face crops as ``crops_dir/<key>/<frame>.png`` (with
+            every face, face k ≥ 1 of a frame as ``<frame>_<k>.png``).
         on_result: called with each prediction and the number of files, as they finish.
         shard: ``(i, n)`` to predict only the i-th of n disjoint parts of the files, chosen as
             ``extract --shard`` chooses them; a missing input is reported by the one shard its
@@ -571,7 +660,7 @@ def run_prediction(
             written_crops = _write_crops(Path(crops_dir) / item.key, frames)
             prediction = replace(
                 prediction,
-                frames=tuple(replace(f, crop=written_crops.get(f.index)) for f in prediction.frames),
+                frames=tuple(replace(f, crop=written_crops.get((f.index, _scored_face(f)))) for f in prediction.frames),
             )
         if frames and explain_dir is not None and prediction.verdict != "error":
             from fakescan.predict.explain import explain_prediction
@@ -592,17 +681,26 @@ def run_prediction(
     return make_report(results, predictor, config, time.perf_counter() - started, ignored)
 
 
-def _write_crops(folder: Path, frames: Iterable[FrameFaces]) -> dict[int, str]:
-    """Write each frame's scored face as ``folder/<frame>.png``; the paths written, by frame index."""
+def _scored_face(frame: FrameScore) -> int:
+    """The face index whose probability is the frame's (0 when the frame lists no faces)."""
+    if not frame.faces:
+        return 0
+    return max(frame.faces, key=lambda face: face.probability).face_index
+
+
+def _write_crops(folder: Path, frames: Iterable[FrameFaces]) -> dict[tuple[int, int], str]:
+    """``<frame>.png`` for face 0 (the followed or the largest), ``<frame>_<k>.png`` for face k ≥ 1;
+    the paths written, by ``(frame index, face index)``."""
     from fakescan.data.images import write_image
 
     make_output_dir(folder)
     written: dict[int, str] = {}
     for frame in frames:
-        for face in frame.faces[:1]:
-            path = folder / f"{frame.index}.png"
+        for face in frame.faces:
+            name = f"{frame.index}_{face.face_index}.png" if face.face_index else f"{frame.index}.png"
+            path = folder / name
             write_image(path, face.crop)
-            written[frame.index] = str(path)
+            written[(frame.index, face.face_index)] = str(path)
     return written
 
 

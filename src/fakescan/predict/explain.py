@@ -12,7 +12,12 @@ For every input, ``fakescan predict --explain DIR`` writes into ``DIR/<input key
   low frequencies in the centre;
 - for videos, ``annotated.mp4`` — every searched frame with the face box and its probability
   (red: at or above the threshold, green: below; frames without a face say so) — and
-  ``timeline.png``, the frame probabilities over time against the threshold.
+  ``timeline.png``, the frame probabilities over time against the threshold;
+- with every face scored (``predict --all-faces``, the default for photos): for a photo of several
+  faces, ``faces.png``, the photo with every face's box tagged with its P(fake)
+  (:func:`annotate_faces`), and in
+  ``annotated.mp4`` every face's box and P(fake) with its person's number. The heat maps and the
+  spectrum are then of the most fake-looking face.
 
 The image maths (:func:`grad_cam`, :func:`reconstruction_error`, :func:`overlay_heatmap`,
 :func:`spectrum_picture`, :func:`annotate_frame`) is pure; the writers at the end do the I/O, each
@@ -45,9 +50,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CAM_KEYS",
+    "annotate_faces",
     "annotate_frame",
     "explain_prediction",
     "grad_cam",
+    "labelled_faces",
+    "most_fake_crop",
     "overlay_heatmap",
     "reconstruction_error",
     "spectrum_picture",
@@ -187,6 +195,61 @@ def annotate_frame(
     return out
 
 
+def annotate_faces(
+    frame: np.ndarray,
+    faces: Sequence[tuple[Sequence[float], float, str]],
+    threshold: float,
+    label: str = "",
+) -> np.ndarray:
+    """A copy of ``frame`` with every face's box and a ``#k P(fake) 0.04`` tag on it (or "no face").
+
+    ``faces``: ``(box, probability, name)`` per face, ``name`` (e.g. ``"#2"``) put before the
+    probability. Box and tag are red at or above ``threshold``, green below; the tag is a filled
+    plate on the box's top edge (below it at the top of the frame), its text sized to the box, so
+    that neighbouring faces' tags do not run into each other. ``label`` goes in the top left corner.
+
+    >>> annotate_faces(np.zeros((40, 60, 3), np.uint8), [((5, 5, 30, 30), 0.9, "#1")], 0.5).shape
+    (40, 60, 3)
+    """
+    import cv2
+
+    out = np.ascontiguousarray(frame.copy())
+    font_face = cv2.FONT_HERSHEY_SIMPLEX
+    scale = max(out.shape[:2]) / 640.0
+    thickness = max(1, round(2 * scale))
+
+    def plate(text: str, x: int, y: int, font: float, colour: tuple[int, int, int], below: bool) -> None:
+        """``text`` on a filled plate whose bottom-left (top-left if ``below``) corner is ``(x, y)``."""
+        weight = max(1, round(font * 2))
+        (width, height), base = cv2.getTextSize(text, font_face, font, weight)
+        pad = max(2, round(height * 0.3))
+        top = y if below else y - height - base - 2 * pad
+        x = int(np.clip(x, 0, max(0, out.shape[1] - width - 2 * pad)))
+        top = int(np.clip(top, 0, max(0, out.shape[0] - height - base - 2 * pad)))
+        cv2.rectangle(out, (x, top), (x + width + 2 * pad, top + height + base + 2 * pad), colour, cv2.FILLED)
+        ink = (0, 0, 0) if sum(colour) > 380 else (255, 255, 255)
+        cv2.putText(out, text, (x + pad, top + pad + height), font_face, font, ink, weight, cv2.LINE_AA)
+
+    tags = []
+    for box, probability, name in faces:  # every box first, then every tag over them
+        colour = (230, 30, 30) if probability >= threshold else (30, 200, 30)
+        x1, y1, x2, y2 = (round(v) for v in box)
+        cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness)
+        text = f"{name} P(fake) {probability:.2f}".strip()
+        (width, _), _ = cv2.getTextSize(text, font_face, 1.0, 2)
+        font = float(np.clip(1.15 * (x2 - x1) / width, 0.3, 0.6 * max(scale, 0.6)))
+        (_, height), _ = cv2.getTextSize(text, font_face, font, 1)
+        below = y1 - 2.5 * height < 0
+        tags.append((text, x1 - thickness // 2, y2 if below else y1, font, colour, below))
+    for tag in tags:
+        plate(*tag)
+    if not faces:
+        label = f"{label}  no face".strip()
+    if label:
+        plate(label, 0, 0, 0.5 * max(scale, 0.6), (255, 255, 0) if not faces else (255, 255, 255), True)
+    return out
+
+
 # --------------------------------------------------------------------------------------------------
 # Writers
 
@@ -286,7 +349,7 @@ def explain_prediction(
     with_face = [f for f in frames if f.faces and probability.get(f.index) is not None]
     if with_face:
         best = max(with_face, key=lambda f: probability[f.index] or 0.0)
-        crop = best.faces[0].crop
+        crop = most_fake_crop(best, prediction)
         image = EvalTransform(input_cfg, grayscale=grayscale)(crop).image  # as it was scored
         written.append(folder / "gradcam.png")
         write_image(written[-1], overlay_heatmap(crop, grad_cam(model, image)))
@@ -296,10 +359,19 @@ def explain_prediction(
             write_image(written[-1], overlay_heatmap(crop, error))
         written.append(folder / "spectrum.png")
         write_image(written[-1], spectrum_picture(crop))
+    if prediction.all_faces and prediction.kind == "image" and frames and len(prediction.people) > 1:
+        written.append(folder / "faces.png")
+        title = f"P(fake) of each face; threshold {prediction.threshold:.2f} (red: at or above)"
+        faces = labelled_faces(prediction, 0)
+        write_image(written[-1], annotate_faces(frames[0].image, faces, prediction.threshold, title))
     if prediction.kind != "image" and frames:
         boxes = {f.index: f.box for f in prediction.frames}
         pictures = [
-            annotate_frame(
+            annotate_faces(
+                f.image, labelled_faces(prediction, f.index), prediction.threshold, f"frame {f.index}"
+            )
+            if prediction.all_faces
+            else annotate_frame(
                 f.image, boxes.get(f.index), probability.get(f.index), prediction.threshold, f"#{f.index}"
             )
             for f in frames
@@ -315,3 +387,21 @@ def explain_prediction(
             title=f"{prediction.path.name}: {prediction.verdict}",
         )
     return tuple(written)
+
+
+def most_fake_crop(frame: FrameFaces, prediction: Prediction) -> np.ndarray:
+    """The crop of ``frame``'s face with the highest probability (the followed face with one face)."""
+    record = next((r for r in prediction.frames if r.index == frame.index), None)
+    if record is None or not record.faces:
+        return frame.faces[0].crop
+    top = max(record.faces, key=lambda face: face.probability)
+    return next((c.crop for c in frame.faces if c.face_index == top.face_index), frame.faces[0].crop)
+
+
+def labelled_faces(prediction: Prediction, index: int) -> list[tuple[Sequence[float], float, str]]:
+    """Frame ``index``'s faces as :func:`annotate_faces` takes them: person ``#k`` from 1 (videos)."""
+    record = next((r for r in prediction.frames if r.index == index), None)
+    if record is None:
+        return []
+    named = prediction.kind != "image" or len(record.faces) > 1
+    return [(f.box, f.probability, f"#{f.person + 1}" if named else "") for f in record.faces]

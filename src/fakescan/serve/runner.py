@@ -274,16 +274,28 @@ class JobRunner:
         import cv2
 
         from fakescan.data.images import write_image
-        from fakescan.predict.explain import annotate_frame, grad_cam, overlay_heatmap, spectrum_picture
+        from fakescan.predict.explain import (
+            annotate_faces,
+            annotate_frame,
+            grad_cam,
+            labelled_faces,
+            most_fake_crop,
+            overlay_heatmap,
+            spectrum_picture,
+        )
 
         scores = {f.index: f for f in prediction.frames}
         names: list[str] = []
         for frame in frames:
             record = scores[frame.index]
             files = frame_artifact_names(frame.index)
-            picture = annotate_frame(
-                frame.image, record.box, record.probability, prediction.threshold, f"#{frame.index}"
-            )
+            if prediction.all_faces:  # every face's box and P(fake)
+                faces = labelled_faces(prediction, frame.index)
+                picture = annotate_faces(frame.image, faces, prediction.threshold, f"frame {frame.index}")
+            else:
+                picture = annotate_frame(
+                    frame.image, record.box, record.probability, prediction.threshold, f"#{frame.index}"
+                )
             factor = _FRAME_MAX_SIDE / max(picture.shape[:2])
             if factor < 1:
                 picture = cv2.resize(picture, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
@@ -291,7 +303,7 @@ class JobRunner:
             names.append(files["frame"])
             if not frame.faces or record.probability is None:
                 continue
-            crop = frame.faces[0].crop
+            crop = most_fake_crop(frame, prediction)  # the face that gives the frame its probability
             write_image(folder / files["crop"], crop)
             write_image(folder / files["spectrum"], spectrum_picture(crop))
             names += [files["crop"], files["spectrum"]]

@@ -8,6 +8,10 @@ linear interpolation of its box, key points and mesh, which also smooths their f
 jitter. A face without a match in the next searched frame is not carried over; after the last
 searched frame the last detections are held.
 
+:func:`follow_people` links the faces of a whole sequence of frames into people (tracks), so that
+``predict`` can score each person of a video on its own: the same greedy overlap matching, each
+person's last seen box matched with the faces of the next frame.
+
 Pure functions: no detector, no frames.
 """
 
@@ -19,7 +23,7 @@ import numpy as np
 
 from fakescan.data.faces.base import Detection, box_iou
 
-__all__ = ["interpolate_detection", "match_detections", "tween_detections"]
+__all__ = ["follow_people", "interpolate_detection", "match_detections", "tween_detections"]
 
 
 def _lerp(a: float, b: float, t: float) -> float:
@@ -95,3 +99,41 @@ def tween_detections(
     """
     t = (index - first_index) / (second_index - first_index)
     return [interpolate_detection(p, q, t) for p, q in match_detections(first, second, min_iou)]
+
+
+def follow_people(frames: Sequence[Sequence[Detection]], min_iou: float = 0.1) -> list[list[int]]:
+    """Give every face of a sequence of frames a person number: the same number for the same person.
+
+    Frame by frame, the faces are matched (:func:`match_detections`, best overlap first, IoU at least
+    ``min_iou``; the same 0.1 :func:`~fakescan.data.faces.pick_face` follows one face with) with the
+    box each person had when last seen — in the frame before, or earlier when the detector missed
+    them since. A face without a match is a new person. People are numbered from 0 in the order they
+    first appear (within a frame, in the order of its faces).
+
+    Sparse samples of fast motion can break a person in two (no overlap between samples), and a new
+    face where someone else was last seen continues that person; both are the limits of following by
+    overlap alone.
+
+    Returns:
+        for each frame, the person number of each of its faces, in order.
+
+    >>> a, b = Detection((0, 0, 10, 10), 1.0), Detection((50, 0, 60, 10), 1.0)
+    >>> follow_people([[a, b], [], [Detection((52, 0, 62, 10), 1.0)], [Detection((1, 0, 11, 10), 1.0)]])
+    [[0, 1], [], [1], [0]]
+    """
+    last: list[Detection] = []  # each person's last seen face
+    people: list[list[int]] = []
+    for faces in frames:
+        owner = {id(last[p]): p for p in range(len(last))}
+        matched = {id(face): owner[id(seen)] for seen, face in match_detections(last, faces, min_iou)}
+        numbers = []
+        for face in faces:
+            number = matched.get(id(face))
+            if number is None:
+                number = len(last)
+                last.append(face)
+            numbers.append(number)
+        for face, number in zip(faces, numbers, strict=True):
+            last[number] = face
+        people.append(numbers)
+    return people
