@@ -39,7 +39,7 @@ from torch import nn
 from fakescan._atomic import atomic_write_bytes, atomic_write_text
 from fakescan.errors import CheckpointMismatchError, ConfigError, InputError
 from fakescan.models.output import InputConfig
-from fakescan.ops.spectrum import SpectrumStats
+from fakescan.ops.spectrum import LogSpectrum, SpectrumStats
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -90,6 +90,9 @@ class CheckpointMeta:
         epoch, step: when it was saved.
         fakescan_version: the version that wrote it.
         weights_sha256: SHA-256 of the ``.safetensors`` file, filled in by :func:`save_checkpoint`.
+        real_log_spectrum: the mean log-spectrum of real training faces as the model sees them
+            (:func:`fakescan.ops.spectrum.mean_log_spectrum`), which explanations compare a face
+            with; ``None`` in checkpoints written before fakescan kept it.
     """
 
     model: str
@@ -106,13 +109,16 @@ class CheckpointMeta:
     step: int = 0
     fakescan_version: str = field(default_factory=_default_version)
     weights_sha256: str = ""
+    real_log_spectrum: LogSpectrum | None = None
 
     def to_json_dict(self) -> dict[str, Any]:
         """The sidecar's content (with its format tag)."""
         out: dict[str, Any] = {"format": CHECKPOINT_FORMAT}
         for item in fields(self):
             value = getattr(self, item.name)
-            if isinstance(value, (InputConfig, SpectrumStats)):
+            if isinstance(value, LogSpectrum):
+                value = {**asdict(value), "values": [list(row) for row in value.values]}
+            elif isinstance(value, (InputConfig, SpectrumStats)):
                 value = asdict(value)
             elif isinstance(value, Mapping):
                 value = dict(value)
@@ -146,6 +152,13 @@ class CheckpointMeta:
                 stats = values["spectrum_stats"]
                 values["spectrum_stats"] = SpectrumStats(
                     mean=tuple(stats["mean"]), std=tuple(stats["std"]), count=int(stats.get("count", 0))
+                )
+            if values.get("real_log_spectrum") is not None:
+                reference = values["real_log_spectrum"]
+                values["real_log_spectrum"] = LogSpectrum(
+                    values=tuple(tuple(float(v) for v in row) for row in reference["values"]),
+                    count=int(reference.get("count", 0)),
+                    image_size=int(reference.get("image_size", 0)),
                 )
             if "class_names" in values:
                 values["class_names"] = tuple(str(name) for name in values["class_names"])
