@@ -91,7 +91,8 @@ VIDEO_FPS = 4
 """Frame rate of the annotated video: the searched frames are sparse, so they are shown slowly."""
 
 _VIDEO_MAX_SIDE = 720
-_FRAME_FIGURE_MAX_SIDE = 960
+_FRAME_FIGURE_SIDES = (480, 800)
+"""The frame figure shows the frame with its longer side in this range (scaled down or up)."""
 _DPI = 100
 _HEAT_CMAP = "jet"
 _ERROR_CMAP = "magma"
@@ -401,7 +402,9 @@ def _verdict_line(prediction: Prediction) -> str:
 
 
 def _frame_line(prediction: Prediction, index: int, probability: float, scored: int) -> str:
-    where = "" if prediction.kind == "image" else f"frame {index}, "
+    if prediction.kind == "image":
+        return f"the face's P(fake) {probability:.2f}"
+    where = f"frame {index}, "
     which = "" if scored <= 1 else f" — the most fake-looking of {scored} frames with a face"
     return f"{where}P(fake) {probability:.2f}{which}"
 
@@ -477,15 +480,21 @@ def frame_heatmap_figure(
     import cv2
 
     height, width = frame.shape[:2]
-    factor = min(1.0, _FRAME_FIGURE_MAX_SIDE / max(height, width))
+    low, high = _FRAME_FIGURE_SIDES
+    factor = min(max(1.0, low / max(height, width)), high / max(height, width))
     shown_w, shown_h = max(1, round(width * factor)), max(1, round(height * factor))
-    picture = cv2.resize(frame, (shown_w, shown_h), interpolation=cv2.INTER_AREA) if factor < 1 else frame
+    picture = frame
+    if factor != 1.0:
+        interpolation = cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC
+        picture = cv2.resize(frame, (shown_w, shown_h), interpolation=interpolation)
     to_crop = np.vstack([matrix, [0.0, 0.0, 1.0]]) @ np.diag([1 / factor, 1 / factor, 1.0])
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     warped = cv2.warpAffine(heat.astype(np.float32), to_crop[:2], (shown_w, shown_h), flags=flags)
     inside = cv2.warpAffine(np.ones_like(heat, np.float32), to_crop[:2], (shown_w, shown_h), flags=flags)
-    top, bottom, side, bar = 70, 16, 16, 14
-    figure = _new_figure(side + shown_w + 12 + bar + 70, top + shown_h + bottom)
+    top, bottom, bar = 84, 16, 14
+    fig_w = max(shown_w + 12 + bar + 90, 720)
+    side = (fig_w - (shown_w + 12 + bar + 60)) / 2
+    figure = _new_figure(fig_w, top + shown_h + bottom)
     figure.suptitle(
         title + (f"\n{subtitle}" if subtitle else ""),
         y=1 - 6 / (top + shown_h + bottom),
@@ -541,7 +550,7 @@ def spectrum_figure(
     size = face.shape[0]
     panel, gap, bar, top, bottom = 256, 70, 12, 92, 104
     plots = 3 if reference is not None else 1
-    fig_w = gap + plots * (panel + bar + gap + 40) + panel + gap
+    fig_w = gap + plots * (panel + bar + gap + 70) + panel + gap
     figure = _new_figure(fig_w, top + panel + bottom)
     figure.suptitle(
         title + (f"\n{subtitle}" if subtitle else ""), y=1 - 8 / (top + panel + bottom), va="top", fontsize=11
@@ -581,7 +590,7 @@ def spectrum_figure(
         colour_bar = figure.colorbar(shown, cax=_axes_px(figure, x + panel + 6, top, bar, panel))
         colour_bar.set_label(bar_label, fontsize=8)
         colour_bar.ax.tick_params(labelsize=7)
-        x += panel + bar + gap + 40
+        x += panel + bar + gap + 70
     axes = _axes_px(figure, x, top, panel, panel)
     freq, values = _radial_profile(face)
     axes.plot(freq, values, color="tab:red", linewidth=1.5, label="this face")
@@ -649,8 +658,8 @@ def timeline_figure(
     times, probs = timeline_series(prediction)
     scored = int(np.isfinite(probs).sum())
     figure.suptitle(
-        _verdict_line(prediction)
-        + f"\nmean P(fake) of {scored} frames with a face; {len(frames) - scored} without",
+        _verdict_line(prediction) + f"\n{len(frames)} sampled frames: {scored} with a face (scored), "
+        f"{len(frames) - scored} without (gaps in the timeline)",
         y=1 - 6 / fig_h,
         va="top",
         fontsize=11,
@@ -699,7 +708,7 @@ def timeline_figure(
     colour_bar.set_ticklabels(["0 (real)", f"threshold {threshold:.2f}", "1 (fake)"])
     colour_bar.ax.tick_params(labelsize=7)
     colour_bar.set_label(
-        "border colour: the frame's P(fake)  (#frame index  P(fake) under each crop)", fontsize=8
+        "border colour = the frame's P(fake); under each crop: #frame index and P(fake)", fontsize=8
     )
 
     plot = _axes_px(figure, left, fig_h - bottom - plot_h, fig_w - left - 20, plot_h)
@@ -708,11 +717,10 @@ def timeline_figure(
     plot.scatter(
         times[finite], probs[finite], c=probs[finite], cmap=cmap, norm=norm, s=28, edgecolors="0.2", zorder=2
     )
-    missing = times[~finite]
-    if len(missing):
-        plot.plot(
-            missing, np.zeros(len(missing)), "x", color="0.5", markersize=6, label="no face (not scored)"
-        )
+    step = float(np.median(np.diff(times))) if len(times) > 1 else 1.0
+    for number, t in enumerate(times[~finite]):
+        label = "no face (not scored)" if number == 0 else None
+        plot.axvspan(t - step / 2, t + step / 2, color="0.88", zorder=0, linewidth=0, label=label)
     plot.axhline(threshold, color="black", linestyle="--", linewidth=1, label=f"threshold {threshold:.2f}")
     if prediction.score is not None:
         plot.axhline(
@@ -832,7 +840,8 @@ def explain_prediction(
                 face.detection.box,
                 fake,
                 title,
-                subtitle + f'; Grad-CAM evidence for "{"fake" if fake else "real"}", the verdict',
+                subtitle
+                + f'\nGrad-CAM evidence for "{"fake" if fake else "real"}" (the verdict), on the frame',
             )
             write_figure(written[-1], figure)
         grid = log_spectrum_grid(evidence.input_pixels[None])[0].numpy()
