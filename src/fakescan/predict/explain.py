@@ -550,7 +550,7 @@ def spectrum_figure(
     size = face.shape[0]
     panel, gap, bar, top, bottom = 256, 70, 12, 92, 104
     plots = 3 if reference is not None else 1
-    fig_w = gap + plots * (panel + bar + gap + 70) + panel + gap
+    fig_w = gap + plots * (panel + bar + gap + 70) + panel + 24
     figure = _new_figure(fig_w, top + panel + bottom)
     figure.suptitle(
         title + (f"\n{subtitle}" if subtitle else ""), y=1 - 8 / (top + panel + bottom), va="top", fontsize=11
