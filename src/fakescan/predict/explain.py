@@ -712,8 +712,9 @@ def timeline_figure(
     )
 
     plot = _axes_px(figure, left, fig_h - bottom - plot_h, fig_w - left - 20, plot_h)
-    plot.plot(times, probs, color="0.35", linewidth=1.2, zorder=1, label="P(fake) per frame")
     finite = np.isfinite(probs)
+    if finite.any():  # NaN (no face) breaks the line
+        plot.plot(times, probs, color="0.35", linewidth=1.2, zorder=1, label="P(fake) per frame")
     plot.scatter(
         times[finite], probs[finite], c=probs[finite], cmap=cmap, norm=norm, s=28, edgecolors="0.2", zorder=2
     )
