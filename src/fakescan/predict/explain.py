@@ -855,7 +855,11 @@ def explain_prediction(
         boxes = {f.index: f.box for f in prediction.frames}
         pictures = [
             annotate_frame(
-                f.image, boxes.get(f.index), probability.get(f.index), prediction.threshold, f"#{f.index}"
+                f.image,
+                boxes.get(f.index),
+                probability.get(f.index),
+                prediction.threshold,
+                f"frame {f.index}",
             )
             for f in frames
         ]
