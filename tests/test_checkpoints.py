@@ -27,7 +27,7 @@ from fakescan.checkpoints import (
 from fakescan.errors import CheckpointMismatchError, ConfigError, InputError
 from fakescan.models import create
 from fakescan.models.output import InputConfig
-from fakescan.ops.spectrum import SpectrumStats
+from fakescan.ops.spectrum import LogSpectrum, SpectrumStats
 
 KWARGS = {"num_classes": 1, "image_size": 32, "drop_rate": 0.5}
 
@@ -94,6 +94,21 @@ def test_sidecar_is_plain_json(saved: tuple[Path, torch.nn.Module]) -> None:
     assert data["format"] == "fakescan-checkpoint/1"
     assert data["input_cfg"] == {"image_size": 32, "mean": [0.5] * 3, "std": [0.5] * 3, "kind": "rgb"}
     assert data["fakescan_version"]
+
+
+def test_the_real_faces_spectrum_round_trips_and_old_sidecars_have_none(tmp_path: Path) -> None:
+    model = trained_model()
+    reference = LogSpectrum.from_array(np.linspace(-6, 2, 16).reshape(4, 4), count=7, image_size=32)
+    save_checkpoint(tmp_path / "new", model, meta(real_log_spectrum=reference))
+    assert read_checkpoint_meta(tmp_path / "new").real_log_spectrum == reference
+    stored = json.loads((tmp_path / "new.json").read_text())["real_log_spectrum"]
+    assert stored["count"] == 7 and stored["image_size"] == 32 and len(stored["values"]) == 4
+    # A sidecar written before fakescan kept the reference: it loads, without one.
+    save_checkpoint(tmp_path / "old", model, meta())
+    data = json.loads((tmp_path / "old.json").read_text())
+    del data["real_log_spectrum"]
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    assert load_checkpoint(tmp_path / "old")[1].real_log_spectrum is None
 
 
 def one_line_error(path: Path, match: str, **kwargs: object) -> str:

@@ -39,7 +39,7 @@ from torch import nn
 from fakescan._atomic import atomic_write_bytes, atomic_write_text
 from fakescan.errors import CheckpointMismatchError, ConfigError, InputError
 from fakescan.models.output import InputConfig
-from fakescan.ops.spectrum import SpectrumStats
+from fakescan.ops.spectrum import LogSpectrum, SpectrumStats
 
 __all__ = [
     "BEST_NAME",
@@ -181,6 +181,9 @@ class CheckpointMeta:
         calibration: for a threshold set by ``fakescan calibrate``: the data, split, rule and counts.
         training_data: what the model was trained on (:class:`TrainingProvenance`); ``None`` in
             checkpoints written before fakescan recorded it.
+        real_log_spectrum: the mean log-spectrum of real training faces as the model sees them
+            (:func:`fakescan.ops.spectrum.mean_log_spectrum`), which explanations compare a face
+            with; ``None`` in checkpoints written before fakescan kept it.
     """
 
     model: str
@@ -201,13 +204,16 @@ class CheckpointMeta:
     source: Mapping[str, Any] | None = None
     calibration: Mapping[str, Any] | None = None
     training_data: TrainingProvenance | None = None
+    real_log_spectrum: LogSpectrum | None = None
 
     def to_json_dict(self) -> dict[str, Any]:
         """The sidecar's content (with its format tag)."""
         out: dict[str, Any] = {"format": CHECKPOINT_FORMAT}
         for item in fields(self):
             value = getattr(self, item.name)
-            if isinstance(value, (InputConfig, SpectrumStats, TrainingProvenance)):
+            if isinstance(value, LogSpectrum):
+                value = {**asdict(value), "values": [list(row) for row in value.values]}
+            elif isinstance(value, (InputConfig, SpectrumStats, TrainingProvenance)):
                 value = asdict(value)
             elif isinstance(value, Mapping):
                 value = dict(value)
@@ -244,6 +250,13 @@ class CheckpointMeta:
                 )
             if values.get("training_data") is not None:
                 values["training_data"] = TrainingProvenance.from_json_dict(values["training_data"])
+            if values.get("real_log_spectrum") is not None:
+                reference = values["real_log_spectrum"]
+                values["real_log_spectrum"] = LogSpectrum(
+                    values=tuple(tuple(float(v) for v in row) for row in reference["values"]),
+                    count=int(reference.get("count", 0)),
+                    image_size=int(reference.get("image_size", 0)),
+                )
             if "class_names" in values:
                 values["class_names"] = tuple(str(name) for name in values["class_names"])
             if not isinstance(values.get("model_kwargs", {}), Mapping):

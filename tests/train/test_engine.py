@@ -306,3 +306,34 @@ def test_training_reads_packed_shards(crops_dir: Path, tmp_path: Path) -> None:
     assert roc_auc_score(predictions.labels, predictions.scores) == pytest.approx(meta.val_metrics["auc"])
     with pytest.raises(ConfigError, match="cannot be balanced"):
         fit(_config(epochs=1, data={"balance": "weighted"}), packed, tmp_path / "run2")
+
+
+def test_the_checkpoint_keeps_the_mean_spectrum_of_the_real_training_crops(
+    crops_dir: Path, tmp_path: Path
+) -> None:
+    from fakescan.checkpoints import read_checkpoint_meta
+    from fakescan.data.loading import CropFolderDataset
+    from fakescan.data.transforms import EvalTransform
+    from fakescan.models.output import InputConfig
+    from fakescan.ops.spectrum import mean_log_spectrum
+    from fakescan.train.engine import TrainingData
+
+    full = load_training_data(crops_dir, crops_dir)
+    val = [r for r in full.val if r.label == 0][::6] + [r for r in full.val if r.label == 1][::6]
+    data = TrainingData(full.train[::3], val, crops_dir, crops_dir, full.class_names)
+    fit(_config(epochs=1, data={"max_steps_per_epoch": 1}), data, tmp_path / "run")
+    reference = read_checkpoint_meta(tmp_path / "run/best").real_log_spectrum
+    real = [r for r in data.train if r.label == 0]
+    assert 0 < len(real) < len(data.train) and reference is not None
+    assert reference.count == len(real) and reference.image_size == SIZE
+    assert reference.array().shape == (64, 64)
+    # The same mean, computed here from the real crops alone, as the model sees them, in [0, 1].
+    cfg = InputConfig(image_size=SIZE)
+    dataset = CropFolderDataset(real, crops_dir, EvalTransform(cfg))
+    images = torch.stack([dataset[i].image for i in range(len(dataset))]) * 0.5 + 0.5
+    expected = mean_log_spectrum([images]).array()
+    np.testing.assert_allclose(reference.array(), expected, atol=2e-3)
+    # Low frequencies carry more energy than high ones in real faces.
+    assert reference.array()[32, 32] > reference.array()[0, 0] + 3
+    stored = json.loads((tmp_path / "run/best.json").read_text())["real_log_spectrum"]
+    assert stored["count"] == len(real) and len(stored["values"]) == 64

@@ -8,7 +8,10 @@ torch, on any device, with gradients, for a batch at a time:
 - :func:`dct2` — the orthonormal 2-D DCT-II over the last two dimensions (``scipy.fft.dctn(x,
   type=2, norm="ortho")``), as two products with a cached DCT basis;
 - :func:`spectrum` — RGB images → ``log(eps + |DCT|)`` (or ``|FFT|``, raw or log), gray or colour;
-- :func:`spectrum_stats` → :class:`SpectrumStats` — per-channel mean and std in one streaming pass.
+- :func:`spectrum_stats` → :class:`SpectrumStats` — per-channel mean and std in one streaming pass;
+- :func:`log_spectrum_grid` and :func:`mean_log_spectrum` → :class:`LogSpectrum` — the centred
+  ``log |FFT|`` of the luminance averaged onto a small grid, and its mean over many faces (the
+  reference a checkpoint keeps of its real training faces, which explanations compare a face with).
 """
 
 from __future__ import annotations
@@ -19,11 +22,23 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import torch
 
 from fakescan.errors import ConfigError
 
-__all__ = ["SpectrumStats", "dct2", "dct_matrix", "luminance", "spectrum", "spectrum_stats"]
+__all__ = [
+    "LOG_SPECTRUM_GRID",
+    "LogSpectrum",
+    "SpectrumStats",
+    "dct2",
+    "dct_matrix",
+    "log_spectrum_grid",
+    "luminance",
+    "mean_log_spectrum",
+    "spectrum",
+    "spectrum_stats",
+]
 
 SpectrumKind = Literal["dct", "fft"]
 SpectrumScale = Literal["log", "raw"]
@@ -211,6 +226,84 @@ def spectrum_stats(batches: Iterable[torch.Tensor]) -> SpectrumStats:
         raise ValueError("spectrum_stats needs at least one non-empty batch")
     std = torch.sqrt(m2 / count)
     return SpectrumStats(mean=tuple(mean.tolist()), std=tuple(std.tolist()), count=count)
+
+
+LOG_SPECTRUM_GRID = 64
+"""Side of the grid a reference log-spectrum is kept on (64×64 values: about 30 KB of JSON)."""
+
+
+def log_spectrum_grid(images: torch.Tensor, size: int = LOG_SPECTRUM_GRID) -> torch.Tensor:
+    """Centred ``log(eps + |FFT|)`` of the luminance of ``images`` (``B×3×H×W`` in ``[0, 1]``),
+    averaged onto a ``size×size`` grid: ``B×size×size`` float32.
+
+    The 2-D FFT is orthonormal and ``fftshift``-ed (:func:`spectrum`, ``kind="fft"``), so the DC
+    term sits at the centre and the grid's axes run from −0.5 to 0.5 cycles per pixel whatever
+    ``H×W`` is; each grid cell is the mean of the log magnitudes that fall in it (adaptive average
+    pooling), which also smooths the speckle of a single face's spectrum.
+
+    >>> log_spectrum_grid(torch.rand(2, 3, 128, 128)).shape
+    torch.Size([2, 64, 64])
+    """
+    logs = spectrum(images.float(), kind="fft", scale="log", mode="gray")[:, 0]
+    return torch.nn.functional.adaptive_avg_pool2d(logs[:, None], size)[:, 0].float()
+
+
+@dataclass(frozen=True)
+class LogSpectrum:
+    """A mean log-spectrum on a small grid (:func:`log_spectrum_grid`), e.g. of a training set's real faces.
+
+    Attributes:
+        values: ``size`` rows of ``size`` values, DC at ``[size // 2][size // 2]``.
+        count: how many images were averaged.
+        image_size: the side of the images the spectra were taken of (the model's input size).
+    """
+
+    values: tuple[tuple[float, ...], ...]
+    count: int = 0
+    image_size: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.values or any(len(row) != len(self.values) for row in self.values):
+            raise ValueError(f"a log-spectrum needs a square, non-empty grid, got {len(self.values)} rows")
+
+    def array(self) -> np.ndarray:
+        """The grid as a ``size×size`` float32 array."""
+        return np.asarray(self.values, dtype=np.float32)
+
+    @classmethod
+    def from_array(cls, grid: np.ndarray, count: int, image_size: int, decimals: int = 3) -> LogSpectrum:
+        """From a ``size×size`` array, rounded to ``decimals`` (the sidecar keeps it as JSON).
+
+        >>> LogSpectrum.from_array(np.full((2, 2), 1.23456), 5, 64).values
+        ((1.235, 1.235), (1.235, 1.235))
+        """
+        rows = np.round(np.asarray(grid, dtype=np.float64), decimals).tolist()
+        return cls(
+            values=tuple(tuple(float(v) for v in row) for row in rows), count=count, image_size=image_size
+        )
+
+
+def mean_log_spectrum(batches: Iterable[torch.Tensor], size: int = LOG_SPECTRUM_GRID) -> LogSpectrum:
+    """The mean of :func:`log_spectrum_grid` over every image of ``batches`` (each ``B×3×H×W``, ``[0, 1]``).
+
+    Raises:
+        ValueError: no image.
+
+    >>> mean_log_spectrum([torch.zeros(2, 3, 8, 8)], size=4).count
+    2
+    """
+    total: torch.Tensor | None = None
+    count, image_size = 0, 0
+    for batch in batches:
+        if batch.shape[0] == 0:
+            continue
+        grids = log_spectrum_grid(batch.detach().cpu(), size).to(torch.float64)
+        total = grids.sum(dim=0) if total is None else total + grids.sum(dim=0)
+        count += batch.shape[0]
+        image_size = int(batch.shape[-1])
+    if total is None:
+        raise ValueError("mean_log_spectrum needs at least one image")
+    return LogSpectrum.from_array((total / count).numpy(), count=count, image_size=image_size)
 
 
 def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:

@@ -673,6 +673,8 @@ def run_prediction(
                 predictor.model,
                 predictor.input_cfg,
                 grayscale=predictor.meta.grayscale,
+                reference=predictor.meta.real_log_spectrum,
+                extract=config.extract,
             )
             prediction = replace(prediction, explanations=written)
         results.append(prediction)

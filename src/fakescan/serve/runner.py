@@ -254,6 +254,8 @@ class JobRunner:
                     predictor.model,
                     predictor.input_cfg,
                     grayscale=predictor.meta.grayscale,
+                    reference=predictor.meta.real_log_spectrum,
+                    extract=config.extract,
                 )
                 prediction = replace(prediction, explanations=tuple(Path(p.name) for p in written))
                 names += [p.name for p in written]

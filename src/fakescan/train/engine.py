@@ -25,7 +25,7 @@ import json
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,8 +50,8 @@ from fakescan.data.packing import SHARD_INDEX, class_names_of, read_shard_index
 from fakescan.data.transforms import AugmentConfig, EvalTransform, TrainTransform
 from fakescan.errors import ConfigError, SplitLeakError
 from fakescan.models import create
-from fakescan.models.output import DetectorOutput
-from fakescan.ops.spectrum import SpectrumStats, spectrum_stats
+from fakescan.models.output import DetectorOutput, InputConfig
+from fakescan.ops.spectrum import LogSpectrum, SpectrumStats, mean_log_spectrum, spectrum_stats
 from fakescan.scoring import Predictions, predict_loader, resolve_device
 from fakescan.synth.pseudo import PseudoFakeDataset
 from fakescan.train.config import TrainConfig
@@ -73,6 +73,7 @@ __all__ = [
     "FitResult",
     "TrainingData",
     "fit",
+    "fit_real_spectrum",
     "fit_spectrum_stats",
     "gather_predictions",
     "load_training_data",
@@ -701,6 +702,51 @@ def fit_spectrum_stats(
     return stats
 
 
+REAL_SPECTRUM_CROPS = 256
+"""At most this many real training crops give the reference log-spectrum of a checkpoint."""
+
+
+def fit_real_spectrum(
+    data: TrainingData, config: TrainConfig, input_cfg: InputConfig, limit: int = REAL_SPECTRUM_CROPS
+) -> LogSpectrum | None:
+    """The mean log-spectrum of up to ``limit`` real training crops, as the model sees them.
+
+    The crops go through the validation transform (resized to the input size, grayscale when the
+    run is), back to ``[0, 1]`` pixels, then :func:`fakescan.ops.spectrum.mean_log_spectrum`: the
+    reference ``predict --explain`` shows a face's spectrum against (``spectrum.png``). The crops
+    are spread evenly over the crop table (the first real ones of packed shards), unaugmented, as
+    :func:`fit_spectrum_stats` takes them; ``None`` when the training split has no real crop.
+    """
+    transform = EvalTransform(input_cfg, grayscale=config.data.grayscale)
+    dataset: CropFolderDataset | ShardDataset
+    if data.train_shards:
+        dataset = ShardDataset(data.train_shards, transform)
+    else:
+        real = [record for record in data.train if record.label == 0]
+        if len(real) > limit:
+            picks = np.linspace(0, len(real) - 1, limit).round().astype(int)
+            real = [real[i] for i in sorted(set(picks.tolist()))]
+        if not real:
+            return None
+        dataset = CropFolderDataset(real, data.train_root, transform, class_names=data.class_names)
+    mean = torch.tensor(input_cfg.mean, dtype=torch.float32)[:, None, None]
+    std = torch.tensor(input_cfg.std, dtype=torch.float32)[:, None, None]
+
+    def real_pixels() -> Iterator[torch.Tensor]:
+        taken = 0
+        for batch in make_loader(dataset, config.data.batch_size, workers=config.data.workers):
+            images = batch.images[batch.labels == 0][: limit - taken]
+            taken += images.shape[0]
+            yield (images * std + mean).clamp_(0.0, 1.0)
+            if taken >= limit:
+                return
+
+    try:
+        return mean_log_spectrum(real_pixels())
+    except ValueError:  # packed shards without a real crop
+        return None
+
+
 LAST_STATE = "last_state"
 BEST_CHECKPOINT = "best"
 
@@ -806,6 +852,8 @@ def _fit(
     start_epoch = 0
     # Before any step; a resumed run reads them back with the model's buffers.
     spectrum = None if resume else fit_spectrum_stats(model, data, config, device)
+    # Read again on resume (it is not in the training state); the same crops give the same mean.
+    real_spectrum = fit_real_spectrum(data, config, model.input_cfg) if main else None
     if resume:
         state = load_training_state(run_dir / LAST_STATE, optimizer, scheduler, model=model)
         stopper = EarlyStopping(config.early_stopping, **state.early_stopping)
@@ -884,6 +932,7 @@ def _fit(
                     grayscale=config.data.grayscale,
                     spectrum_stats=spectrum or _spectrum_stats_of(model),
                     training_data=provenance,
+                    real_log_spectrum=real_spectrum,
                 ),
             )
             _write_val_scores(run_dir / VAL_SCORES_FILE, predictions, val_loader.dataset, data.class_names)
