@@ -1325,23 +1325,49 @@ def demo(
     The model is trained on synthetic forgeries of a few people: no real-world deepfake detector.
     Everything goes into --out; read its report.md.
     """
-    from fakescan.demo import STAGES, run_demo
+    from fakescan.demo import STAGES, UNITS, run_demo
 
-    with console.status("starting ...") as status:
+    def step(name: str) -> str:
+        return f"[{STAGES.index(name) + 1}/{len(STAGES)}]"
+
+    def say(text: str) -> None:
+        console.print(text, soft_wrap=True, highlight=False)
+
+    with contextlib.ExitStack() as stack:
+        # A terminal gets one spinner line that changes; a log (pipe, file, CI) gets a line per stage
+        # and a count line at every quarter of a stage's items.
+        status = stack.enter_context(console.status("starting ...")) if console.is_terminal else None
+        described: dict[str, str] = {}
 
         def show(name: str, description: str) -> None:
-            status.update(Text(f"[{STAGES.index(name) + 1}/{len(STAGES)}] {description} ..."))
+            described[name] = description
+            if status is not None:
+                status.update(Text(f"{step(name)} {description} ..."))
+            else:
+                say(f"{step(name)} {description} ...")
 
-        report = run_demo(out, quick=quick, seed=seed, on_stage=show)
+        def advance(name: str, done: int, total: int) -> None:
+            counted = f"{step(name)} {described.get(name, name)}: {done}/{total} {UNITS.get(name, '')}".rstrip()
+            if status is not None:
+                status.update(Text(counted))
+            elif done == total or done % max(1, total // 4) == 0:
+                say(counted)
+
+        report = run_demo(out, quick=quick, seed=seed, on_stage=show, on_progress=advance)
     video, frame = report.test.video, report.test.frame
+    fit = report.fit
+    stopped = ", stopped early" if fit.stopped_early else ""
+    say(f"trained {fit.epochs_run} epochs{stopped}; best epoch {fit.best_epoch + 1} (counted from 1)")
+    say(f"held-out test videos: AUC {video.auc:.3f}, accuracy {video.acc:.3f} ({video.n} videos)")
+    say(f"held-out test frames: AUC {frame.auc:.3f}, accuracy {frame.acc:.3f} ({frame.n} crops)")
+    if report.test_stills:
+        say("the held-out test people are still photographs, animated: see the report")
+    say(f"{report.total_seconds:.0f} s in all ({'quick' if quick else 'full'} mode)")
     console.print(
-        f"held-out test videos: AUC {video.auc:.3f}, accuracy {video.acc:.3f} · frames: AUC {frame.auc:.3f},"
-        f" accuracy {frame.acc:.3f} · {report.total_seconds:.0f} s"
+        Text("trained on synthetic forgeries of a few people: not a real-world deepfake detector", "yellow"),
+        soft_wrap=True,
     )
-    console.print(
-        Text("trained on synthetic forgeries of a few people: not a real-world deepfake detector", "yellow")
-    )
-    console.print(f"report: {report.report_md}", soft_wrap=True, highlight=False)
+    say(f"report: {report.report_md}")
 
 
 @app.command()
