@@ -55,6 +55,8 @@ _NAMED_PLACEHOLDERS = {
 }
 """Placeholders that the options' help texts name (``DIR/<name>/``, ``PATH``, ``i/n``), by option, in
 every command that has the option."""
+_ARGUMENT_NAMES = {"model_path": "CHECKPOINT"}
+"""Argument names shown otherwise than their parameter's name in upper case (as ``export CHECKPOINT``)."""
 
 
 class _Command(TyperCommand):
@@ -75,7 +77,7 @@ class _Command(TyperCommand):
         super().__init__(name, **kwargs)
         for param in self.params:
             if param.param_type_name == "argument" and param.metavar is None:
-                param.metavar = (param.name or "").upper()
+                param.metavar = _ARGUMENT_NAMES.get(param.name or "", (param.name or "").upper())
             elif param.param_type_name == "option" and param.is_flag and param.default is False:
                 param.show_default = False  # "[default: no-align]" says no more than the flag's absence
             elif param.param_type_name == "option" and param.metavar is None and not param.is_flag:
