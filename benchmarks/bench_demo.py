@@ -96,11 +96,15 @@ def section(rows: Sequence[dict[str, Any]], seeds: Sequence[int], jobs: int, loa
         mine = [row for row in rows if row["mode"] == mode]
         if not mine:
             continue
-        lines.append(
-            f"| {mode} | {_mean_sd([r['frame_auc'] for r in mine])} | {_mean_sd([r['video_auc'] for r in mine])}"
-            f" | {', '.join(str(r['best_epoch']) for r in mine)} | {', '.join(str(r['epochs_run']) for r in mine)}"
-            f" | {_mean_sd([r['wall_s'] for r in mine])} | {_mean_sd([r['cpu_s'] for r in mine])} |"
-        )
+        cells = [
+            _mean_sd([r["frame_auc"] for r in mine]),
+            _mean_sd([r["video_auc"] for r in mine]),
+            ", ".join(str(r["best_epoch"]) for r in mine),
+            ", ".join(str(r["epochs_run"]) for r in mine),
+            _mean_sd([r["wall_s"] for r in mine]),
+            _mean_sd([r["cpu_s"] for r in mine]),
+        ]
+        lines.append(f"| {mode} | {' | '.join(cells)} |")
     lines += [
         "",
         "Per seed (frame / video AUC): "

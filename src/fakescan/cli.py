@@ -1349,7 +1349,8 @@ def demo(
                 say(f"{step(name)} {description} ...")
 
         def advance(name: str, done: int, total: int) -> None:
-            counted = f"{step(name)} {described.get(name, name)}: {done}/{total} {UNITS.get(name, '')}".rstrip()
+            counted = f"{step(name)} {described.get(name, name)}: {done}/{total} {UNITS.get(name, '')}"
+            counted = counted.rstrip()
             if status is not None:
                 status.update(Text(counted))
             elif done == total or done % max(1, total // 4) == 0:
