@@ -39,7 +39,7 @@ def test_quick_demo_trains_tests_and_explains_on_held_out_people(tmp_path: Path)
         best = max(int(row["epoch"]) for row in csv.DictReader(log) if row["best"] == "True")
     assert f"epoch {best + 1} counting from 1" in text
     assert "| real videos |" in text and "| fake frames |" in text  # the confusion matrix
-    assert "Missed fakes (fake videos called real):" in text
+    assert "- Missed fakes (fake videos scored below" in text
     assert "Videos with no face found" in text
     # The held-out people, as synth.json records their sources: photos are said to be animated stills.
     clips = json.loads((out / "data" / "synth.json").read_text(encoding="utf-8"))["clips"].values()

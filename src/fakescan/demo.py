@@ -100,13 +100,14 @@ QUICK = DemoSettings(
     lr=2e-3,
     batch_size=32,
 )
-"""A couple of minutes on two CPU cores (for CI)."""
+"""6 epochs on the synthetic fakes alone: about a minute on two quiet CPU cores (CI's demo test runs it;
+``benchmarks/bench_demo.py`` measures both modes)."""
 FULL = replace(QUICK, epochs=20, early_stopping=4, pseudo_fakes="sbi")
 """The default: the quick data, trained with a Self-Blended Image of every real training crop added
 (Shiohara & Yamasaki, CVPR 2022), for up to 20 epochs with early stopping. The generalisation
 benchmark (BENCHMARKS.md, ``bench_generalisation``) found self-blending the recipe that carries
-best to forgeries a model never saw. (Larger crops and more frames were tried: on so few people
-they overfit and tested worse.)"""
+best to forgeries a model never saw. Two to four minutes on two quiet CPU cores, as early stopping
+decides. (Larger crops and more frames were tried: on so few people they overfit and tested worse.)"""
 
 
 @dataclass(frozen=True)
@@ -377,8 +378,10 @@ def _write_report(
             for row in (f"| real {name} | {m.tn} | {m.fp} |", f"| fake {name} | {m.fn} | {m.tp} |")
         ),
         "",
-        f"- Missed fakes (fake videos called real): {_named(findings.missed)}.",
-        f"- False alarms (real videos called fake): {_named(findings.false_alarms)}.",
+        f"- Missed fakes (fake videos scored below {video.threshold:.3f}, so called real):"
+        f" {_named(findings.missed)}.",
+        f"- False alarms (real videos scored {video.threshold:.3f} or more, so called fake):"
+        f" {_named(findings.false_alarms)}.",
         "- Videos with no face found (no crops, so not scored): "
         + (
             "; ".join(
@@ -439,7 +442,7 @@ def run_demo(
 
     Args:
         out_dir: the demo folder: new, empty, or an earlier demo (whose parts are replaced).
-        quick: the small settings (:data:`QUICK`, about two minutes on two CPU cores) instead of
+        quick: the small settings (:data:`QUICK`, about a minute on two CPU cores) instead of
             :data:`FULL`.
         seed: seed of the data set's split, the forgeries and the training.
         on_stage: called with a stage name of :data:`STAGES` and a one-line description as each
@@ -539,7 +542,8 @@ def _run(
             on_result=counter("extract"),
         )
 
-    stage("train", f"training a {settings.model} detector on the training people")
+    blends = " and self-blends" if settings.pseudo_fakes == "sbi" else ""
+    stage("train", f"training a {settings.model} detector on the training people's clips{blends}")
     overrides: dict[str, Any] = {
         "model": settings.model,
         "epochs": settings.epochs,
