@@ -7,7 +7,7 @@ seed changes the people held out, the forgeries and the training. Each run gives
 people's frame and video AUC (:func:`fakescan.evaluate.runner.run_test`), the epoch chosen, the
 epochs run and the wall time. A table cell is mean ± sample standard deviation over the seeds.
 
-    .venv/bin/python benchmarks/bench_demo.py --write    # about 40 minutes on 2 busy cores
+    .venv/bin/python benchmarks/bench_demo.py --write    # about 90 minutes on 2 busy cores
 
 The data are synthetic forgeries of ten people (two held out for test per seed): the numbers
 compare the two modes with each other, not with any real-world detector.
@@ -64,10 +64,10 @@ def _spawn(mode: str, seed: int, work: Path) -> dict[str, Any]:
     return json.loads(result.read_text(encoding="utf-8"))
 
 
-def _mean_sd(values: Sequence[float]) -> str:
+def _mean_sd(values: Sequence[float], digits: int = 2) -> str:
     if len(values) < 2:
-        return f"{values[0]:.2f}"
-    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
 def section(rows: Sequence[dict[str, Any]], seeds: Sequence[int], jobs: int, load: float) -> str:
@@ -101,8 +101,8 @@ def section(rows: Sequence[dict[str, Any]], seeds: Sequence[int], jobs: int, loa
             _mean_sd([r["video_auc"] for r in mine]),
             ", ".join(str(r["best_epoch"]) for r in mine),
             ", ".join(str(r["epochs_run"]) for r in mine),
-            _mean_sd([r["wall_s"] for r in mine]),
-            _mean_sd([r["cpu_s"] for r in mine]),
+            _mean_sd([r["wall_s"] for r in mine], 0),
+            _mean_sd([r["cpu_s"] for r in mine], 0),
         ]
         lines.append(f"| {mode} | {' | '.join(cells)} |")
     lines += [
