@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -19,11 +21,35 @@ def test_quick_demo_trains_tests_and_explains_on_held_out_people(tmp_path: Path,
     result = CliRunner().invoke(app, ["demo", "--out", str(out), "--quick"])
     assert result.exit_code == 0, result.output
     report = out / "report.md"
-    assert str(report) in result.output.replace("\n", "")
+    # Output to a pipe: a line per stage and counts, and closing lines that are never wrapped.
+    lines = result.output.splitlines()
+    assert f"report: {report}" in lines
+    assert "trained on synthetic forgeries of a few people: not a real-world deepfake detector" in lines
+    assert any(line.startswith("[1/7] ") for line in lines)
+    counts = [re.fullmatch(r"\[3/7\] .*: (\d+)/(\d+) videos", line) for line in lines]
+    done = [(int(m[1]), int(m[2])) for m in counts if m]
+    assert done and done[-1][0] == done[-1][1] > 0, lines
+    assert any(re.fullmatch(r"\[4/7\] .*: \d+/6 epochs", line) for line in lines), lines
 
     text = report.read_text(encoding="utf-8")
     assert HONEST in text
     assert "## Held-out test results" in text
+    # Epochs counted from 1, as log.csv's best row (counted from 0) plus one.
+    with (out / "run" / "log.csv").open(encoding="utf-8") as log:
+        best = max(int(row["epoch"]) for row in csv.DictReader(log) if row["best"] == "True")
+    assert f"epoch {best + 1} counting from 1" in text
+    assert "| real videos |" in text and "| fake frames |" in text  # the confusion matrix
+    assert "- Missed fakes (fake videos scored below" in text
+    assert "Videos with no face found" in text
+    # The held-out people, as synth.json records their sources: photos are said to be animated stills.
+    clips = json.loads((out / "data" / "synth.json").read_text(encoding="utf-8"))["clips"].values()
+    test_people = {
+        c["identity"]: re.search(r" face \d+$", c["origin"]) for c in clips if c["split"] == "test"
+    }
+    for person, from_photo in test_people.items():
+        kind = "a still photograph, animated" if from_photo else "clips of a video"
+        assert f"`{person}` ({kind})" in text
+    assert ("from a still photograph**" in text) == any(test_people.values())
     # Every picture the report links to exists.
     links = [line.split("](", 1)[1].rstrip(")") for line in text.splitlines() if line.startswith("![")]
     assert any(link.endswith("roc.png") for link in links)

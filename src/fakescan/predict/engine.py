@@ -75,7 +75,7 @@ from fakescan.errors import ConfigError, DecodeError, InputError
 from fakescan.evaluate.metrics import AGGREGATIONS, Aggregation, video_scores
 from fakescan.models.output import InputConfig
 from fakescan.predict.results import DIGITS, FaceScore, FrameScore, PersonScore, Prediction, Verdict
-from fakescan.scoring import fake_probability
+from fakescan.scoring import fake_probability, resolve_device
 
 if TYPE_CHECKING:
     from torch import nn
@@ -220,15 +220,16 @@ class Predictor:
 def load_predictor(
     path: str | Path,
     backend: Backend = "torch",
-    device: str = "cpu",
+    device: str = "auto",
     channels_last: bool = True,
     precision: Precision = "fp32",
 ) -> Predictor:
     """Load a checkpoint (``torch``) or an exported ``.onnx`` model and its sidecar (``onnx``).
 
     ``path`` may be a training run folder: its ``best`` checkpoint is used
-    (:func:`fakescan.checkpoints.resolve_checkpoint`). ``precision="bf16"`` (torch backend only) runs
-    the forward pass under bfloat16 autocast.
+    (:func:`fakescan.checkpoints.resolve_checkpoint`). ``device`` (torch backend): ``"auto"`` (CUDA
+    when there is one, else the CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``. ``precision="bf16"``
+    (torch backend only) runs the forward pass under bfloat16 autocast.
 
     Raises:
         ConfigError: an unknown backend, device or precision, or bf16 with the ONNX backend.
@@ -250,11 +251,9 @@ def load_predictor(
     from fakescan.checkpoints import load_checkpoint
 
     try:
-        target = torch.device(device)
+        target = resolve_device(device)  # "auto": CUDA when there is one, as in training and testing
     except RuntimeError as error:
         raise ConfigError(f"--device: {error}") from None
-    if target.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"--device {device}: CUDA is not available here")
     model, meta = load_checkpoint(path, device=target)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
