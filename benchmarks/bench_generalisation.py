@@ -406,7 +406,7 @@ def kept_lines(section: str, models: Sequence[str]) -> dict[str, list[str]]:
     r"""The lines of ``models`` in an already published section, for rows whose JSON was not kept:
     ``settings`` (their settings bullets), ``summary`` and ``matrix`` (their table rows).
 
-    >>> text = "- Settings of cnn: x\n| model | recipe |\n| cnn | plain | a |\n\nEvery\n| cnn | plain | b |"
+    >>> text = "- Settings of cnn: x\n| cnn | plain | a |\nEvery training against\n| cnn | plain | b |"
     >>> kept_lines(text, ["cnn"])["matrix"]
     ['| cnn | plain | b |']
     """
