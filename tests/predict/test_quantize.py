@@ -96,7 +96,6 @@ def test_calibration_refuses_folders_without_validation_crops(crops_dir: Path, t
     assert len(calibration_crops(crops_dir, limit=5)) == 5
 
 
-@pytest.mark.slow
 def test_export_and_predict_int8_from_the_cli(samples: Path, crops_dir: Path, tmp_path: Path) -> None:
     checkpoint = make_checkpoint(tmp_path, "cnn", image_size=SIZE)
     out = tmp_path / "onnx" / "model.onnx"
