@@ -402,10 +402,34 @@ def _settings(rows: Sequence[Mapping[str, Any]], args: argparse.Namespace) -> st
     )
 
 
+def kept_lines(section: str, models: Sequence[str]) -> dict[str, list[str]]:
+    r"""The lines of ``models`` in an already published section, for rows whose JSON was not kept:
+    ``settings`` (their settings bullets), ``summary`` and ``matrix`` (their table rows).
+
+    >>> text = "- Settings of cnn: x\n| cnn | plain | a |\nEvery training against\n| cnn | plain | b |"
+    >>> kept_lines(text, ["cnn"])["matrix"]
+    ['| cnn | plain | b |']
+    """
+    out: dict[str, list[str]] = {"settings": [], "summary": [], "matrix": []}
+    part = "summary"
+    for line in section.splitlines():
+        if line.startswith("Every training against"):
+            part = "matrix"
+        if any(line.startswith(f"- Settings of {m}:") for m in models):
+            out["settings"].append(line)
+        elif any(line.startswith(f"| {m} |") for m in models):
+            out[part].append(line)
+    return out
+
+
 def render(
-    runs: Sequence[tuple[Sequence[Mapping[str, Any]], argparse.Namespace]], budget: Mapping[str, float]
+    runs: Sequence[tuple[Sequence[Mapping[str, Any]], argparse.Namespace]],
+    budget: Mapping[str, float],
+    kept: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
-    """The BENCHMARKS.md section from ``runs``: each the rows of one run and its settings."""
+    """The BENCHMARKS.md section from ``runs``: each the rows of one run and its settings; ``kept``
+    (:func:`kept_lines`) adds the published lines of models whose rows were not kept, first."""
+    kept = kept or {"settings": [], "summary": [], "matrix": []}
     import torch
 
     rows = [row for run_rows, _ in runs for row in run_rows]
@@ -431,20 +455,29 @@ def render(
         f"Machine: {device}; Python {platform.python_version()}, torch {torch.__version__};"
         f" {dt.date.today().isoformat()}. Budget: {budget['wall'] / 60:.1f} min wall,"
         f" {budget['cpu'] / 60:.1f} min CPU time{side_by_side} (CPU time: all threads of the"
-        f" benchmark's processes).{shared} Methods: {', '.join(methods)}.",
+        f" benchmark's processes{'; carried-over rows not counted' if kept['settings'] else ''})."
+        f"{shared} Methods: {', '.join(methods)}.",
         "",
+        *(
+            f"{line} (Carried over from the earlier run; its per-job rows were not kept.)"
+            for line in kept["settings"]
+        ),
         *(f"- {_settings(run_rows, args)}" for run_rows, args in runs),
         "",
         "Summary: *seen* is the held-out people's fakes of the method trained on; *unseen* the mean over"
         " the methods not trained on. Each cell: mean ± sd over seeds (frame / video AUC; video ="
         " mean of its frame scores).",
         "",
-        *_table(summary),
+        *_table(summary)[:2],
+        *kept["summary"],
+        *_table(summary)[2:],
         "",
         "Every training against every test method: frame AUC (video AUC), mean ± sd over seeds; bold is"
         " the method trained on.",
         "",
-        *_matrix(rows, methods),
+        *_matrix(rows, methods)[:2],
+        *kept["matrix"],
+        *_matrix(rows, methods)[2:],
         "",
         "A dozen people and synthetic forgeries: this compares recipes on forgeries they never saw; it"
         " is no measure of accuracy on FaceForensics++ or on videos from the wild.",
@@ -493,6 +526,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--from-rows", type=Path, nargs="+", default=None,
         help="train nothing: render the table from --rows files of earlier runs (same settings)",
     )  # fmt: skip
+    parser.add_argument(
+        "--keep", default="",
+        help="with --from-rows: comma list of models whose lines of the published section are kept"
+        " as they are (their rows files were not kept)",
+    )  # fmt: skip
     parser.add_argument("--write", action="store_true", help="update this section of BENCHMARKS.md")
     args = parser.parse_args(argv)
     args.models = args.models.split(",") if args.models else default_models()
@@ -519,7 +557,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         runs = [(run["rows"], argparse.Namespace(**run["settings"])) for run in saved]
         budget = {key: sum(run["budget"][key] for run in saved) for key in ("wall", "cpu")}
         budget["load"] = max(run["budget"].get("load", 0.0) for run in saved)
-        publish(render(runs, budget), BENCHMARKS_MD, args.write, START, END)
+        kept = None
+        if args.keep:
+            text = BENCHMARKS_MD.read_text(encoding="utf-8")
+            section = text[text.find(START) : text.find(END)]
+            kept = kept_lines(section, args.keep.split(","))
+            if not kept["summary"]:
+                raise SystemExit(f"--keep {args.keep}: no such rows in the published section")
+        publish(render(runs, budget, kept), BENCHMARKS_MD, args.write, START, END)
         return 0
     args.threads = args.threads or usable_cores()
     torch.set_num_threads(args.threads)

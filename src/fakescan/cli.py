@@ -1073,8 +1073,12 @@ def predict(
         str, typer.Option(help="torch (the checkpoint) or onnx (an exported model).")
     ] = "torch",
     precision: Annotated[
-        str, typer.Option(help="torch backend: fp32, or bf16 (bfloat16 autocast around the model).")
-    ] = "fp32",
+        str | None,
+        typer.Option(
+            help="fp32; bf16 (torch backend: bfloat16 autocast); int8 (onnx backend: a model of"
+            " `export --int8-calibration`). Default: fp32, or the .onnx model's own."
+        ),
+    ] = None,
     shard: Annotated[
         str | None,
         typer.Option(help="Predict only part i of n (0-based, e.g. 0/4); --json/--csv get .shard-i-of-n."),
@@ -1161,7 +1165,7 @@ def predict(
     from fakescan.checkpoints import crop_size_for, detector_for
     from fakescan.data.extract import ExtractConfig
     from fakescan.predict import PredictConfig, load_predictor, run_prediction
-    from fakescan.predict.engine import PRECISIONS, shard_path, write_csv, write_json
+    from fakescan.predict.engine import check_precision, shard_path, write_csv, write_json
 
     if merge is not None:
         _merge_predictions(inputs, merge)
@@ -1193,10 +1197,8 @@ def predict(
     for folder in (explain, save_crops):
         if folder is not None:
             make_output_dir(folder)
-    if precision not in PRECISIONS:
-        raise UsageError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    if precision != "fp32" and backend == "onnx":
-        raise UsageError(f"--precision {precision} needs the torch backend; the ONNX backend runs float32")
+    with _options():
+        check_precision(backend, precision)
     predictor = load_predictor(
         model,
         backend=backend,  # type: ignore[arg-type]  # validated by load_predictor
@@ -1438,16 +1440,42 @@ def export(
     ],
     opset: Annotated[int, typer.Option(help="ONNX opset version.")] = 18,
     verify: Annotated[bool, typer.Option(help="Check the ONNX Runtime outputs against PyTorch.")] = True,
+    int8_calibration: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write an int8 model (NAME.int8.onnx), calibrated on these validation crops"
+            " (a crops folder's val split, or a folder of crop images). Never test crops."
+        ),
+    ] = None,
+    calibration_crops: Annotated[
+        int, typer.Option(help="At most this many crops calibrate the int8 model.")
+    ] = 256,
 ) -> None:
     """Export a checkpoint's model to ONNX (dynamic batch size) for `predict --backend onnx`."""
     from fakescan.predict.export import export_onnx
 
+    if calibration_crops < 1:
+        raise UsageError(f"--calibration-crops must be at least 1, got {calibration_crops}")
+    if int8_calibration is not None:  # a folder without crops fails before anything is written
+        from fakescan.predict.quantize import calibration_crops as find_crops
+
+        find_crops(int8_calibration, calibration_crops)
     with console.status("exporting to ONNX ..."):
         result = export_onnx(checkpoint, onnx, opset=opset, verify=verify)
     checked = "" if result.max_abs_diff is None else f"; max |Δlogit| vs PyTorch {result.max_abs_diff:.2g}"
     console.print(
         f"wrote {result.onnx_path} and {result.meta_path} (opset {result.opset}{checked})", soft_wrap=True
     )
+    if int8_calibration is not None:
+        from fakescan.predict.quantize import quantize_onnx
+
+        with console.status("quantizing to int8 ..."):
+            int8 = quantize_onnx(result.onnx_path, int8_calibration, max_crops=calibration_crops)
+        console.print(
+            f"wrote {int8.onnx_path} and {int8.meta_path} (int8, calibrated on {int8.crops} crops;"
+            f" max |Δprob| vs float32 on them {int8.max_prob_diff:.2g})",
+            soft_wrap=True,
+        )
 
 
 class _ImportCommand(TyperCommand):

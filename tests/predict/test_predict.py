@@ -141,7 +141,13 @@ def test_cli_json_and_csv_schema(samples: Path, checkpoint: Path, tmp_path: Path
     assert set(CSV_FIELDS) <= set(photo) and {"frames", "explanations"} <= set(photo)
     assert photo["verdict"] in ("fake", "real") and 0 <= photo["score"] <= 1
     assert set(photo["frames"][0]) == {
-        "index", "timestamp", "box", "detection_score", "probability", "faces", "crop"
+        "index",
+        "timestamp",
+        "box",
+        "detection_score",
+        "probability",
+        "faces",
+        "crop",
     }
     assert cartoon["verdict"] == "no_face" and cartoon["score"] is None and cartoon["frames_read"] == 2
     rows = list(csv.DictReader(io.StringIO(table.read_text())))

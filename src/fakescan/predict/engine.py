@@ -31,7 +31,9 @@ Backends: ``torch`` (the checkpoint, eval mode, ``torch.inference_mode``, channe
 format by default) or ``onnx`` (a model written by :func:`fakescan.predict.export.export_onnx`, run
 in ONNX Runtime). Both give the same probabilities within 1e-4. The torch backend can run the
 model's forward pass under ``torch.autocast`` in bfloat16 (``precision="bf16"``); probabilities then
-move by up to about 1e-2 (see docs/predict.md).
+move by up to about 1e-2 (see docs/predict.md). The ONNX backend also runs int8 models, quantized
+from an export and calibrated on validation crops (:func:`fakescan.predict.quantize.quantize_onnx`,
+``precision="int8"``).
 
 Every result says how it was made (:meth:`PredictReport.to_dict`): the fakescan version, the
 checkpoint's path and SHA-256 and what it was trained on, the settings and a UTC time stamp.
@@ -89,6 +91,7 @@ __all__ = [
     "Predictor",
     "Scorer",
     "TorchScorer",
+    "check_precision",
     "load_predictor",
     "make_report",
     "merge_documents",
@@ -103,8 +106,12 @@ __all__ = [
 
 Backend = Literal["torch", "onnx"]
 BACKENDS: tuple[str, ...] = ("torch", "onnx")
-Precision = Literal["fp32", "bf16"]
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
+Precision = Literal["fp32", "bf16", "int8"]
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "int8")
+_INT8_HINT = (
+    "write one with `fakescan export CHECKPOINT --onnx MODEL.onnx --int8-calibration VAL_CROPS`,"
+    " then predict --backend onnx --model MODEL.int8.onnx"
+)
 CSV_FIELDS: tuple[str, ...] = (
     "path",
     "kind",
@@ -217,36 +224,56 @@ class Predictor:
         return float(self.meta.threshold)
 
 
+def check_precision(backend: str, precision: str | None) -> None:
+    """Raise :class:`ConfigError` (one line) for a precision the backend cannot run.
+
+    >>> check_precision("onnx", "int8"), check_precision("torch", "bf16"), check_precision("torch", None)
+    (None, None, None)
+    """
+    if precision is None:
+        return
+    if precision not in PRECISIONS:
+        raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if backend == "onnx" and precision == "bf16":
+        raise ConfigError("--precision bf16 needs the torch backend; the ONNX backend runs float32 or int8")
+    if backend != "onnx" and precision == "int8":
+        raise ConfigError(f"--precision int8 runs an int8 ONNX model with --backend onnx: {_INT8_HINT}")
+
+
 def load_predictor(
     path: str | Path,
     backend: Backend = "torch",
     device: str = "auto",
     channels_last: bool = True,
-    precision: Precision = "fp32",
+    precision: Precision | None = None,
 ) -> Predictor:
     """Load a checkpoint (``torch``) or an exported ``.onnx`` model and its sidecar (``onnx``).
 
     ``path`` may be a training run folder: its ``best`` checkpoint is used
     (:func:`fakescan.checkpoints.resolve_checkpoint`). ``device`` (torch backend): ``"auto"`` (CUDA
-    when there is one, else the CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``. ``precision="bf16"``
-    (torch backend only) runs the forward pass under bfloat16 autocast.
+    when there is one, else the CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    ``precision``: ``None`` (default) is float32 for a checkpoint and the model's own for an
+    ``.onnx`` file; ``"bf16"`` (torch backend only) runs the forward pass under bfloat16 autocast;
+    ``"int8"`` (ONNX backend only) asks for an int8 model and refuses a float32 one.
 
     Raises:
-        ConfigError: an unknown backend, device or precision, or bf16 with the ONNX backend.
+        ConfigError: an unknown backend, device or precision, bf16 with the ONNX backend, int8 with
+            the torch backend, or a precision the ``.onnx`` file does not hold.
         InputError: a file is missing.
         CheckpointMismatchError: a truncated, corrupt or mismatched checkpoint or sidecar.
     """
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
-    if precision not in PRECISIONS:
-        raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    if backend == "onnx" and precision != "fp32":
-        raise ConfigError("--precision bf16 needs the torch backend; the ONNX backend runs float32")
+    check_precision(backend, precision)
     path = resolve_checkpoint(path)
     if backend == "onnx":
         from fakescan.predict.export import load_onnx_scorer
 
         scorer, meta = load_onnx_scorer(path)
+        if precision is not None and precision != scorer.precision:
+            hint = f": {_INT8_HINT}" if precision == "int8" else ""
+            held = {"fp32": "a float32", "int8": "an int8"}.get(scorer.precision, scorer.precision)
+            raise ConfigError(f"--precision {precision}: {path} is {held} model{hint}")
         return Predictor(meta=meta, scorer=scorer, backend="onnx", path=Path(path), sha256=_sha256(path))
     from fakescan.checkpoints import load_checkpoint
 
@@ -259,7 +286,7 @@ def load_predictor(
         model = model.to(memory_format=torch.channels_last)
     return Predictor(
         meta=meta,
-        scorer=TorchScorer(model, target, channels_last, precision),
+        scorer=TorchScorer(model, target, channels_last, precision or "fp32"),
         backend="torch",
         model=model,
         path=checkpoint_paths(path)[0],
@@ -659,7 +686,9 @@ def run_prediction(
             written_crops = _write_crops(Path(crops_dir) / item.key, frames)
             prediction = replace(
                 prediction,
-                frames=tuple(replace(f, crop=written_crops.get((f.index, _scored_face(f)))) for f in prediction.frames),
+                frames=tuple(
+                    replace(f, crop=written_crops.get((f.index, _scored_face(f)))) for f in prediction.frames
+                ),
             )
         if frames and explain_dir is not None and prediction.verdict != "error":
             from fakescan.predict.explain import explain_prediction

@@ -53,6 +53,7 @@ from torch.nn import functional as F
 from fakescan._atomic import atomic_write_bytes, make_output_dir
 from fakescan.data.extract import ExtractConfig, FaceCrop, FrameFaces
 from fakescan.data.faces.crop import aligned_crop_matrix, eye_angle, square_crop_box
+from fakescan.data.images import write_image
 from fakescan.data.transforms import EvalTransform
 from fakescan.errors import ConfigError
 from fakescan.models.output import DetectorOutput, InputConfig
@@ -66,8 +67,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CAM_KEYS",
-    "annotate_faces",
     "FaceEvidence",
+    "annotate_faces",
     "annotate_frame",
     "crop_matrix",
     "evidence_maps",
@@ -75,11 +76,11 @@ __all__ = [
     "face_evidence",
     "frame_heatmap_figure",
     "grad_cam",
+    "grad_cam_signed",
+    "heatmap_figure",
     "labelled_faces",
     "most_fake_crop",
     "most_fake_face",
-    "grad_cam_signed",
-    "heatmap_figure",
     "overlay_heatmap",
     "reconstruction_difference",
     "reconstruction_error",

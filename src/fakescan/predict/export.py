@@ -14,7 +14,8 @@ one line naming the operator: for instance the attention network, whose cross-mo
 blocks call ``scaled_dot_product_attention`` on 3-D tensors, which the exporter rejects (built with
 ``fusion_blocks=0`` it exports). ``cnn``, ``xception`` and ``mdcsd`` export.
 
-:func:`load_onnx_scorer` is the ``--backend onnx`` side of ``fakescan predict``.
+:func:`load_onnx_scorer` is the ``--backend onnx`` side of ``fakescan predict``; it runs float32
+models and the int8 ones of :func:`fakescan.predict.quantize.quantize_onnx` alike.
 
 Needs the ``onnx`` extra: ``pip install 'fakescan[onnx]'`` (onnx, onnxscript, onnxruntime).
 """
@@ -197,10 +198,17 @@ def export_onnx(
 
 @dataclass(frozen=True)
 class OnnxScorer:
-    """Score with an exported model in ONNX Runtime: ``B×3×S×S`` images → ``B`` fake probabilities."""
+    """Score with an exported model in ONNX Runtime: ``B×3×S×S`` images → ``B`` fake probabilities.
+
+    Attributes:
+        session: the ONNX Runtime session; ``input_name``: its input.
+        precision: ``"fp32"``, or ``"int8"`` for a model quantized by
+            :func:`fakescan.predict.quantize.quantize_onnx` (as its sidecar says).
+    """
 
     session: Any
     input_name: str = INPUT_NAME
+    precision: str = "fp32"
 
     def logits(self, images: torch.Tensor) -> np.ndarray:
         """Raw logits ``B×K``."""
@@ -212,7 +220,8 @@ class OnnxScorer:
 
 
 def load_onnx_scorer(path: str | Path) -> tuple[OnnxScorer, CheckpointMeta]:
-    """Open ``MODEL.onnx`` in ONNX Runtime with its sidecar ``MODEL.json``.
+    """Open ``MODEL.onnx`` in ONNX Runtime with its sidecar ``MODEL.json`` (whose ``onnx.precision``,
+    ``fp32`` unless it says otherwise, marks an int8 model).
 
     Raises:
         ConfigError: not an ``.onnx`` path, or onnxruntime is missing.
@@ -229,9 +238,10 @@ def load_onnx_scorer(path: str | Path) -> tuple[OnnxScorer, CheckpointMeta]:
     meta = read_checkpoint_meta(meta_path)
     data = path.read_bytes()
     try:
-        recorded = json.loads(meta_path.read_text(encoding="utf-8")).get("onnx", {}).get("sha256")
+        entry = json.loads(meta_path.read_text(encoding="utf-8")).get("onnx", {})
+        recorded, precision = entry.get("sha256"), str(entry.get("precision", "fp32"))
     except (OSError, ValueError, AttributeError):
-        recorded = None
+        recorded, precision = None, "fp32"
     if recorded and hashlib.sha256(data).hexdigest() != recorded:
         raise CheckpointMismatchError(
             f"{path}: SHA-256 does not match its sidecar {meta_path.name} (the file was changed or truncated)"
@@ -249,4 +259,4 @@ def load_onnx_scorer(path: str | Path) -> tuple[OnnxScorer, CheckpointMeta]:
         raise CheckpointMismatchError(
             f"{path}: the model takes {shape[-1]} px inputs, its sidecar says {size} px"
         )
-    return OnnxScorer(session, session.get_inputs()[0].name), meta
+    return OnnxScorer(session, session.get_inputs()[0].name, precision), meta
