@@ -1478,7 +1478,7 @@ def export(
         )
 
 
-class _ImportCommand(TyperCommand):
+class _ImportCommand(_Command):
     """``fakescan import``: its help lists the families and their licences, read only when the help
     is shown (the family modules are light, but the command line's start should not even read them)."""
 
@@ -1543,7 +1543,7 @@ def calibrate(
     faces: Annotated[
         str, typer.Option(help="Frames with several faces: all (a row per face) or max (its top face).")
     ] = "all",
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Images per batch.")] = 64,
+    batch_size: Annotated[int, typer.Option(*_BATCH_SIZE, help="Images per batch.")] = 64,
     workers: Annotated[int, typer.Option(min=0, help="Loader worker processes.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N.")] = "auto",
     force: Annotated[
