@@ -833,7 +833,8 @@ def train(
         typer.Option(
             help="Training augmentation: default (flip, light JPEG/blur/noise), robust (flip + the "
             "real-world perturbations of `fakescan robustness`: colour, occlusion, downscaling, blur, "
-            "noise, JPEG 40-100, H.264; docs/robustness.md) or none.",
+            "noise, JPEG 40-100, H.264; docs/robustness.md), sbi (Self-Blended Images' whole-image "
+            "augmentation: RGB shift, brightness/contrast, JPEG 40-100, flip) or none.",
         ),
     ] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run saved in --out.")] = False,

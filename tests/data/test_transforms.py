@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -153,3 +154,34 @@ def test_bad_options_and_bytes_are_clear_errors() -> None:
         SpectrumOptions(kind="wavelet")  # type: ignore[arg-type]
     with pytest.raises(InputError, match=r"crop\.png: not a decodable image"):
         decode_image(b"not an image", "crop.png")
+
+
+def test_sbi_whole_image_augmentation_shifts_colour_of_the_whole_image(face: np.ndarray) -> None:
+    """SBI's colour steps (RGB shift, brightness/contrast) move every pixel of a channel by the same
+    shift, stay in range and follow their generator; the preset's probabilities are SBI's."""
+    colour_only = replace(AugmentConfig.none(), rgb_shift_p=1.0)
+    shifted = augment_image(face, colour_only, np.random.default_rng(3))
+    again = augment_image(face, colour_only, np.random.default_rng(3))
+    assert (shifted == again).all() and shifted.dtype == np.uint8
+    inside = (face > 30) & (face < 225)  # no clipping here: the shift is one constant per channel
+    offsets = [
+        np.unique(shifted[..., c].astype(int)[inside[..., c]] - face[..., c][inside[..., c]])
+        for c in range(3)
+    ]
+    assert all(len(o) == 1 and abs(int(o[0])) <= 20 for o in offsets)
+    assert any(int(o[0]) != 0 for o in offsets)
+
+    contrast = replace(AugmentConfig.none(), brightness_contrast_p=1.0)
+    changed = augment_image(face, contrast, np.random.default_rng(5)).astype(float)
+    # x·(1 + c) + 255·b: a straight line through the pixels, with |c|, |b| <= 0.3
+    mask = (changed > 0) & (changed < 255)
+    slope, _ = np.polyfit(face[mask].astype(float), changed[mask], 1)
+    assert 0.7 - 1e-3 <= slope <= 1.3 + 1e-3 and abs(slope - 1.0) > 1e-3
+
+    sbi = AugmentConfig.sbi()
+    assert (sbi.rgb_shift_p, sbi.brightness_contrast_p, sbi.jpeg_p, sbi.jpeg_quality) == (
+        0.3,
+        0.3,
+        0.5,
+        (40, 100),
+    )

@@ -129,6 +129,7 @@ def test_the_sbi_preset_is_the_published_recipe() -> None:
         "sbi",
         "landmarks",
     )
+    assert data.augment == "sbi"  # the reference's whole-image augmentation on top of the self-blends
     quick = load_config("sbi-efficientnet_b4", {"epochs": 2, "data": {"image_size": 96}})
     assert (quick.epochs, quick.data.image_size, quick.optim.optimizer) == (2, 96, "sam")
 

@@ -308,6 +308,20 @@ class Degradation(Protocol):
     def __call__(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray: ...
 
 
+def _jitter_colour(image: np.ndarray, config: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
+    """The colour steps of :class:`AugmentConfig`: a per-channel shift, then brightness and contrast."""
+    shift, change = rng.random(2)
+    if shift >= config.rgb_shift_p and change >= config.brightness_contrast_p:
+        return image
+    pixels = image.astype(np.float32)
+    if shift < config.rgb_shift_p:
+        pixels = pixels + rng.uniform(-config.rgb_shift, config.rgb_shift, size=3).astype(np.float32)
+    if change < config.brightness_contrast_p:
+        brightness, contrast = rng.uniform(-config.brightness_contrast, config.brightness_contrast, size=2)
+        pixels = pixels * (1.0 + float(contrast)) + float(brightness) * 255.0
+    return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
+
+
 @dataclass(frozen=True)
 class AugmentConfig:
     """Training augmentations, each applied with its probability, in this order.
@@ -319,6 +333,14 @@ class AugmentConfig:
         blur_p: probability of a Gaussian blur, sigma (pixels) drawn uniformly from ``blur_sigma``.
         noise_p: probability of additive Gaussian noise, std (grey levels, 0–255) drawn uniformly
             from ``noise_std``.
+        rgb_shift_p: probability of a per-channel shift, each channel's offset (grey levels) drawn
+            uniformly from ``[-rgb_shift, rgb_shift]``.
+        brightness_contrast_p: probability of a brightness and contrast change: ``x · (1 + c) + b · 255``
+            with ``b`` and ``c`` drawn uniformly from ``[-brightness_contrast, brightness_contrast]``.
+
+    The colour steps (off by default) come first, then flip, JPEG, blur and noise;
+    :meth:`sbi` is the whole-image augmentation of Self-Blended Images (Shiohara & Yamasaki, CVPR
+    2022, §4.1: colour shifts and JPEG on top of the self-blend, applied to reals and blends alike).
     """
 
     flip_p: float = 0.5
@@ -328,9 +350,18 @@ class AugmentConfig:
     blur_sigma: tuple[float, float] = (0.2, 1.5)
     noise_p: float = 0.1
     noise_std: tuple[float, float] = (2.0, 8.0)
+    rgb_shift_p: float = 0.0
+    rgb_shift: float = 20.0
+    brightness_contrast_p: float = 0.0
+    brightness_contrast: float = 0.3
 
     def __post_init__(self) -> None:
-        for name in ("flip_p", "jpeg_p", "blur_p", "noise_p"):
+        if not 0.0 <= self.rgb_shift <= 255.0 or not 0.0 <= self.brightness_contrast < 1.0:
+            raise ConfigError(
+                "rgb_shift must be in [0, 255] grey levels and brightness_contrast in [0, 1), got "
+                f"{self.rgb_shift} and {self.brightness_contrast}"
+            )
+        for name in ("flip_p", "jpeg_p", "blur_p", "noise_p", "rgb_shift_p", "brightness_contrast_p"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"augmentation {name} must be a probability in [0, 1], got {value}")
@@ -347,6 +378,22 @@ class AugmentConfig:
         """No augmentation at all (every probability 0)."""
         return cls(flip_p=0.0, jpeg_p=0.0, blur_p=0.0, noise_p=0.0)
 
+    @classmethod
+    def sbi(cls) -> AugmentConfig:
+        """SBI's whole-image augmentation (the reference's training transforms): RGB shift ±20
+        (p 0.3), brightness and contrast ±0.3 (p 0.3), JPEG at quality 40–100 (p 0.5), and a flip.
+        The reference's hue/saturation/value shift of ±0.3 units is left out: on 8-bit images it
+        changes almost no pixel."""
+        return cls(
+            flip_p=0.5,
+            jpeg_p=0.5,
+            jpeg_quality=(40, 100),
+            blur_p=0.0,
+            noise_p=0.0,
+            rgb_shift_p=0.3,
+            brightness_contrast_p=0.3,
+        )
+
 
 def augment_image(image: np.ndarray, config: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
     """Apply the augmentations of ``config`` to ``image``; the same ``rng`` state gives the same result.
@@ -360,6 +407,8 @@ def augment_image(image: np.ndarray, config: AugmentConfig, rng: np.random.Gener
     >>> bool((a == b).all())
     True
     """
+    if config.rgb_shift_p > 0.0 or config.brightness_contrast_p > 0.0:  # drawn only when on, so
+        image = _jitter_colour(image, config, rng)  # the other steps' draws stay as they were
     flip, jpeg, blur, noise = rng.random(4)
     if flip < config.flip_p:
         image = hflip(image)

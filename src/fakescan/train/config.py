@@ -39,8 +39,8 @@ Optimizer = Literal["adam", "sgd", "sam"]
 Balance = Literal["none", "subsample", "weighted"]
 PseudoFakes = Literal["none", "sbi"]
 PSEUDO_FAKES: tuple[str, ...] = ("none", "sbi")
-Augment = Literal["default", "robust", "none"]
-AUGMENTS: tuple[str, ...] = ("default", "robust", "none")
+Augment = Literal["default", "robust", "sbi", "none"]
+AUGMENTS: tuple[str, ...] = ("default", "robust", "sbi", "none")
 SBIMask = Literal["ellipse", "landmarks"]
 SBI_MASKS: tuple[str, ...] = ("ellipse", "landmarks")
 ThresholdRule = Literal["eer", "youden", "acc"]
@@ -96,8 +96,10 @@ class DataConfig:
             (:class:`~fakescan.data.transforms.AugmentConfig`); ``"robust"``: flip plus the
             real-world perturbations of ``fakescan robustness`` drawn at random
             (:class:`~fakescan.data.perturb.RobustAugment`: colour, occlusion, downscaling, blur,
-            noise, JPEG 40–100, H.264); ``"none"``. ``true``/``false`` (older configs) mean
-            ``"default"``/``"none"``.
+            noise, JPEG 40–100, H.264); ``"sbi"``: Self-Blended Images' whole-image augmentation
+            (:meth:`~fakescan.data.transforms.AugmentConfig.sbi`: RGB shift, brightness/contrast,
+            JPEG 40–100, flip; the ``sbi-efficientnet_b4`` preset's); ``"none"``. ``true``/``false``
+            (older configs) mean ``"default"``/``"none"``.
         balance: ``"subsample"`` the larger class, a ``"weighted"`` sampler, or ``"none"``.
         max_steps_per_epoch: cut each epoch short (quick runs and demos); ``None`` for full epochs.
         pseudo_fakes: ``"sbi"``: add a Self-Blended Image (Shiohara & Yamasaki, CVPR 2022;

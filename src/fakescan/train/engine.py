@@ -561,13 +561,15 @@ def subsample_videos(records: Sequence[CropRecord], seed: int) -> list[CropRecor
 
 
 def train_transform(config: TrainConfig, input_cfg: Any) -> TrainTransform:
-    """The training split's transform for ``config.data.augment`` (default, robust or none)."""
+    """The training split's transform for ``config.data.augment`` (default, robust, sbi or none)."""
     if config.data.augment == "robust":
         from fakescan.data.perturb import RobustAugment
 
         flip_only = AugmentConfig(flip_p=AugmentConfig().flip_p, jpeg_p=0.0, blur_p=0.0, noise_p=0.0)
         return TrainTransform(input_cfg, flip_only, grayscale=config.data.grayscale, degrade=RobustAugment())
-    augment = AugmentConfig() if config.data.augment == "default" else AugmentConfig.none()
+    augment = {"default": AugmentConfig, "sbi": AugmentConfig.sbi}.get(
+        config.data.augment, AugmentConfig.none
+    )()
     return TrainTransform(input_cfg, augment=augment, grayscale=config.data.grayscale)
 
 
