@@ -132,6 +132,7 @@ def test_one_face_keeps_the_largest_face_and_the_old_schema(samples: Path, check
         "detection_score",
         "probability",
         "faces",
+        "crop",
     }
     with pytest.raises(ConfigError, match=r"PredictConfig\.all_faces"):
         PredictConfig(extract=ExtractConfig(all_faces=True))
