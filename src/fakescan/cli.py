@@ -991,9 +991,19 @@ def predict(
     ] = "mean",
     batch_size: Annotated[int, typer.Option(help="Face crops per forward pass.")] = 32,
     crop_size: Annotated[
-        int, typer.Option(help="Cut faces at this side, as `extract --size` cut the training crops.")
-    ] = 256,
-    margin: Annotated[float, typer.Option(help="Crop side as a multiple of the face box's long side.")] = 1.3,
+        int | None,
+        typer.Option(
+            help="Cut faces at this side, as `extract --size` cut the training crops "
+            "[default: the checkpoint's face_crop size, else 256]."
+        ),
+    ] = None,
+    margin: Annotated[
+        float | None,
+        typer.Option(
+            help="Crop side as a multiple of the face box's long side "
+            "[default: the checkpoint's face_crop margin, else 1.3]."
+        ),
+    ] = None,
     border: Annotated[str, typer.Option(help="At the image border: 'clamp' or 'pad' (black).")] = "clamp",
     detector: Annotated[
         str, typer.Option(help="Face detector: blazeface-full (default), blazeface, hog, haar, retinaface.")
@@ -1038,13 +1048,14 @@ def predict(
         raise UsageError("Missing option '--model' / '-m'.")
     parsed_shard = _parse_shard(shard)
     json_out, csv_out = (None if t is None else shard_path(t, parsed_shard) for t in (json_out, csv_out))
+    face_crop = _face_crop_of(model, backend)
 
     with _options():
         config = PredictConfig(
             extract=ExtractConfig(
                 frames=frames,
-                size=crop_size,
-                margin=margin,
+                size=crop_size if crop_size is not None else int(face_crop.get("size", 256)),
+                margin=margin if margin is not None else float(face_crop.get("margin", 1.3)),
                 border=border,  # type: ignore[arg-type]  # validated by ExtractConfig
                 detector=detector,
                 detector_weights=detector_weights,
@@ -1070,6 +1081,7 @@ def predict(
         channels_last=channels_last,
         precision=precision,  # type: ignore[arg-type]  # checked above
     )
+    _print_licence(predictor.meta)
     columns = (TextColumn("[bold]predict"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("predict", total=None)
@@ -1109,6 +1121,26 @@ def predict(
     if csv_out is not None:
         write_csv(csv_out, report)
     _require_processed(len(report.predictions), report.processed)
+
+
+def _face_crop_of(model: Path, backend: str) -> dict[str, object]:
+    """The ``face_crop`` a checkpoint's sidecar records (``{}`` when none, or when the sidecar cannot
+    be read: loading the model reports that)."""
+    from fakescan.checkpoints import read_checkpoint_meta
+
+    try:
+        meta = read_checkpoint_meta(model.with_suffix(".json") if backend == "onnx" else model)
+    except FakescanError:
+        return {}
+    return dict(meta.face_crop or {})
+
+
+def _print_licence(meta: object) -> None:
+    """One line naming the family and licence of an imported checkpoint (nothing for others)."""
+    source = getattr(meta, "source", None) or {}
+    if source.get("licence"):
+        text = f"{source.get('family', 'imported')} weights ({source.get('file', '?')}): {source['licence']}"
+        console.print(_styled("licence:", "yellow", text), soft_wrap=True, highlight=False)
 
 
 def _merge_predictions(files: Sequence[Path], target: str) -> None:

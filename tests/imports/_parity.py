@@ -5,7 +5,8 @@ A family's fixture ``tests/fixtures/imports/<family>.json`` is written once, out
 repository, never copied into fakescan) and stores:
 
 - ``keys``: ``[name, shape, dtype]`` of the reference model's ``state_dict()``, in its order;
-- ``seed``: the seed of the weights (:func:`seeded_state` draws the same tensors on any machine);
+- ``seed`` (and optional ``gain``): the weights (:func:`seeded_state` draws the same tensors on any
+  machine);
 - ``crops``: real face crops of the sample images (``image``: path under the samples folder,
   ``box``: ``[x0, y0, x1, y1]`` pixels), cut and resized to ``size`` by :func:`sample_crops`, with
   ``crops_sha256`` of the uint8 pixels (so a decoder that differs is reported as such);
@@ -40,8 +41,12 @@ def key_list(state: dict[str, torch.Tensor]) -> list[list[Any]]:
     return [[name, list(t.shape), str(t.dtype).removeprefix("torch.")] for name, t in state.items()]
 
 
-def _draw(name: str, shape: Sequence[int], dtype: torch.dtype, generator: torch.Generator) -> torch.Tensor:
-    """One tensor of a plausible scale, so that a deep network's logits stay finite and moderate."""
+def _draw(
+    name: str, shape: Sequence[int], dtype: torch.dtype, generator: torch.Generator, gain: float = 1.0
+) -> torch.Tensor:
+    """One tensor of a plausible scale, so that a deep network's logits stay finite and moderate:
+    matrices and kernels ``N(0, gain/fan_in)``, norm scales and running variances ``U(0.5, 1.5)``,
+    other vectors ``N(0, 0.01)``, integer counters 0."""
     if not dtype.is_floating_point:  # num_batches_tracked and other counters
         return torch.zeros(shape, dtype=dtype)
     leaf = name.rsplit(".", 1)[-1]
@@ -53,26 +58,31 @@ def _draw(name: str, shape: Sequence[int], dtype: torch.dtype, generator: torch.
         value = 0.1 * torch.randn(shape, generator=generator, dtype=torch.float64)
     else:  # matrices and kernels: N(0, 1/fan_in)
         fan_in = math.prod(shape[1:]) or 1
-        value = torch.randn(shape, generator=generator, dtype=torch.float64) / math.sqrt(fan_in)
+        value = torch.randn(shape, generator=generator, dtype=torch.float64) * math.sqrt(gain / fan_in)
     return value.to(dtype)
 
 
-def seeded_state(keys: Sequence[Sequence[Any]], seed: int) -> dict[str, torch.Tensor]:
+def seeded_state(keys: Sequence[Sequence[Any]], seed: int, gain: float = 1.0) -> dict[str, torch.Tensor]:
     """The state_dict of ``keys`` (``[name, shape, dtype]``) with weights drawn from ``seed``: each
-    tensor from its own CPU generator seeded by ``seed`` and its index, so identical on any machine."""
+    tensor from its own CPU generator seeded by ``seed`` and its index, so identical on any machine.
+
+    ``gain`` scales the variance of matrices and kernels: with batch norm running statistics that
+    are drawn, not measured, a deep network's activations shrink or grow layer by layer, so each
+    fixture picks the gain at which its logits stay moderate AND depend on the input (EfficientNet-B4:
+    1.75; at 1.0 every crop gets the same logits to 4 decimals, which would test nothing)."""
     state = {}
     for index, (name, shape, dtype) in enumerate(keys):
         generator = torch.Generator().manual_seed(seed * 1_000_003 + index)
-        state[name] = _draw(name, tuple(shape), _DTYPES[dtype], generator)
+        state[name] = _draw(name, tuple(shape), _DTYPES[dtype], generator, gain)
     return state
 
 
 def write_reference_checkpoint(
-    path: Path, keys: Sequence[Sequence[Any]], seed: int, wrap: str | None = None
+    path: Path, keys: Sequence[Sequence[Any]], seed: int, wrap: str | None = None, gain: float = 1.0
 ) -> Path:
     """Save :func:`seeded_state` as a ``torch.save`` file (inside ``{wrap: state}`` if given, as
     e.g. SBI's ``{"model": ...}``) and return ``path``."""
-    state: Any = seeded_state(keys, seed)
+    state: Any = seeded_state(keys, seed, gain)
     torch.save({wrap: state} if wrap else state, path)
     return path
 
@@ -128,8 +138,9 @@ def check_parity(family: str, samples: Path, tmp_path: Path) -> float:
     """Import the seeded reference-layout checkpoint of ``family`` and compare fakescan's logits on
     the fixture's crops with the reference's; returns the max abs difference (asserted ≤ TOLERANCE).
 
-    The fixture's optional ``wrap`` (e.g. ``"model"``) saves the state inside ``{wrap: state}``, as
-    the published file does; ``file_name`` names the file written (its suffix picks the reader).
+    The fixture's optional ``gain`` is :func:`seeded_state`'s; its optional ``wrap`` (e.g.
+    ``"model"``) saves the state inside ``{wrap: state}``, as the published file does; ``file_name``
+    names the file written (its suffix picks the reader).
     """
     from fakescan.imports import import_checkpoint
 
@@ -141,6 +152,7 @@ def check_parity(family: str, samples: Path, tmp_path: Path) -> float:
         fixture["keys"],
         fixture["seed"],
         fixture.get("wrap"),
+        fixture.get("gain", 1.0),
     )
     checkpoint = import_checkpoint(family, source, tmp_path / "imported")
     got = fakescan_logits(checkpoint, pixels)

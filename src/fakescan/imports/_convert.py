@@ -67,10 +67,15 @@ def load_reference_file(path: str | Path) -> dict[str, torch.Tensor]:
         raise
     except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
         text = str(error)
-        if "Weights only load failed" in text or "Unsupported global" in text:
+        if "Unsupported global" in text:
+            name = text.split("Unsupported global:", 1)[1].split()[1] if "GLOBAL" in text else "an object"
             raise CheckpointMismatchError(
-                f"{path}: holds pickled Python objects, not only tensors; fakescan never unpickles code "
-                "(save the state_dict alone, or as .safetensors)"
+                f"{path}: holds pickled Python objects ({name.rstrip('.,')}), not only tensors; fakescan "
+                "never unpickles code (save the state_dict alone, or as .safetensors)"
+            ) from None
+        if "Weights only load failed" in text:
+            raise CheckpointMismatchError(
+                f"{path}: not a readable weights file (not a PyTorch file)"
             ) from None
         first = (text.strip().splitlines() or [type(error).__name__])[0]
         raise CheckpointMismatchError(f"{path}: not a readable weights file ({first})") from None
@@ -111,10 +116,12 @@ def import_checkpoint(family: str | ImportFamily, file: str | Path, out_dir: str
     """Convert the published checkpoint ``file`` of ``family`` into ``OUT_DIR/best`` (a fakescan
     checkpoint: ``best.safetensors`` + ``best.json``) and return the ``.safetensors`` path.
 
-    The sidecar records the family's preprocessing (``input_cfg``), how the reference cut faces
-    (``face_crop``), the threshold 0.5 on the published probability (``fakescan calibrate`` changes
-    it), and ``source``: the family, the file's name and SHA-256, the licence as published and the
-    reference files followed. Nothing is written unless the whole file converts.
+    The sidecar records the family's preprocessing (``input_cfg``); how the reference cut faces
+    (``face_crop``, with ``size`` the model's input side: the references resize each face from the
+    frame straight to it, so ``predict`` cuts at that size unless ``--crop-size`` says otherwise);
+    the threshold 0.5 on the published probability (``fakescan calibrate`` changes it); and
+    ``source``: the family, the file's name and SHA-256, the licence as published and the reference
+    files followed. Nothing is written unless the whole file converts.
 
     Raises:
         ConfigError: an unknown family.
@@ -151,7 +158,7 @@ def import_checkpoint(family: str | ImportFamily, file: str | Path, out_dir: str
         input_cfg=input_cfg,
         class_names=("real", "fake"),
         threshold=0.5,
-        face_crop=fam.face_crop.to_json_dict(),
+        face_crop={**fam.face_crop.to_json_dict(), "size": fam.image_size},  # cut at the input size
         source=fam.source_record(file.name, digest),
     )
     out = make_output_dir(out_dir)
