@@ -33,6 +33,8 @@ def test_predict_explains_an_imported_checkpoint(samples: Path, tmp_path: Path) 
             "2",
             "--explain",
             str(explain),
+            "--save-crops",
+            str(tmp_path / "crops"),
             "--json",
             "-",
         ],
@@ -44,6 +46,8 @@ def test_predict_explains_an_imported_checkpoint(samples: Path, tmp_path: Path) 
     assert result["verdict"] in ("fake", "real") and 0.0 <= result["score"] <= 1.0
     assert result["frames_used"] == 2
     folder = explain / Path(result["explanations"][0]).parent.name
+    crop = cv2.imread(result["frames"][0]["crop"])
+    assert crop.shape == (256, 256, 3)  # cut at the family's 256 px (face_crop size), not resized
     heat, timeline = cv2.imread(str(folder / "gradcam.png")), cv2.imread(str(folder / "timeline.png"))
-    assert heat.shape == (256, 256, 3)  # cut at the family's 256 px (face_crop size), not resized
+    assert heat is not None and heat.shape[1] > 256  # the crop and its Grad-CAM maps side by side
     assert timeline is not None and timeline.shape[1] > 300

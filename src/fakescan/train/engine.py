@@ -743,10 +743,13 @@ def fit_real_spectrum(
             if taken >= limit:
                 return
 
-    try:
-        return mean_log_spectrum(real_pixels())
-    except ValueError:  # packed shards without a real crop
-        return None
+    # A loader with workers draws its seed from torch's global generator: keep that generator's
+    # state, so that the spectrum changes nothing of the training that follows.
+    with torch.random.fork_rng(devices=[]):
+        try:
+            return mean_log_spectrum(real_pixels())
+        except ValueError:  # packed shards without a real crop
+            return None
 
 
 LAST_STATE = "last_state"
