@@ -21,7 +21,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from fakescan.imports._base import (
-    FaceCrop,
     ImportFamily,
     StateDict,
     drop_keys,
@@ -29,6 +28,7 @@ from fakescan.imports._base import (
     require_keys,
     strip_prefix,
 )
+from fakescan.imports._deepfakebench import DEEPFAKEBENCH_COMMON
 
 if TYPE_CHECKING:
     import torch
@@ -56,12 +56,6 @@ def reference_key(key: str) -> str:
 FAMILY = ImportFamily(
     name="deepfakebench-xception",
     description="DeepfakeBench (Yan et al., NeurIPS 2023) Xception: 256 px, mean/std 0.5, 2-class",
-    licence=(
-        "CC BY-NC 4.0 (Creative Commons Attribution-NonCommercial 4.0 International), "
-        "DeepfakeBench, Copyright (c) 2023 CUHK(SZ): non-commercial use only, with attribution"
-    ),
-    licence_url="https://github.com/SCLBD/DeepfakeBench/blob/main/LICENSE",
-    reference="github:SCLBD/DeepfakeBench",
     reference_files=(
         "training/detectors/xception_detector.py",
         "training/networks/xception.py",
@@ -71,21 +65,7 @@ FAMILY = ImportFamily(
     published_files=("xception_best.pth",),
     model="xception",
     model_kwargs={"num_classes": 2, "image_size": 256},
-    image_size=256,
-    mean=(0.5, 0.5, 0.5),
-    std=(0.5, 0.5, 0.5),
-    output="softmax",
-    fake_index=1,
-    face_crop=FaceCrop(
-        detector="dlib",
-        margin=1.3,
-        faces="one",
-        note=(
-            "dlib frontal-face detector and 81-point landmarks; face aligned and cut at scale 1.3, "
-            "resized to 256x256 (preprocessing/preprocess.py); fakescan: --align with a landmark detector"
-        ),
-    ),
-    video_score="mean of the frame probabilities (32 frames per video)",
+    **DEEPFAKEBENCH_COMMON,
     convert=convert,
     reference_key=reference_key,
 )
