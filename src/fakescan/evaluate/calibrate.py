@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from fakescan.errors import ConfigError, InputError
-from fakescan.evaluate.metrics import FrameScores
+from fakescan.evaluate.metrics import FrameScores, finite_metrics
 
 __all__ = ["CalibrationResult", "calibrate_checkpoint"]
 
@@ -43,15 +43,6 @@ class CalibrationResult:
     videos: int
     frame: Any
     video: Any
-
-
-def _finite(values: dict[str, Any]) -> dict[str, float | None]:
-    out: dict[str, float | None] = {}
-    for key, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            continue
-        out[key] = None if isinstance(value, float) and not math.isfinite(value) else float(value)
-    return out
 
 
 def calibrate_checkpoint(
@@ -127,7 +118,7 @@ def calibrate_checkpoint(
     update_checkpoint_meta(
         meta_path,
         threshold=float(threshold),
-        val_metrics=_finite(frame.to_dict()),
+        val_metrics=finite_metrics(frame.to_dict()),
         calibration={
             "data": [str(d) for d in val_dirs],
             "split": split,

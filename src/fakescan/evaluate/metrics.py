@@ -44,6 +44,7 @@ __all__ = [
     "binary_metrics",
     "calibrate_threshold",
     "eer",
+    "finite_metrics",
     "max_over_faces",
     "multiclass_metrics",
     "per_group_metrics",
@@ -817,3 +818,18 @@ class ScoreAccumulator:
             self._probs.replace(columns["probs"])
             self._class_labels = _Buffer(np.int64)
             self._class_labels.replace(columns["class_labels"])
+
+
+def finite_metrics(values: Mapping[str, Any]) -> dict[str, float | None]:
+    """The numbers of a metrics dict, JSON-ready: non-numbers (and booleans) dropped, NaN and
+    infinities as ``None`` (a sidecar's ``val_metrics``).
+
+    >>> finite_metrics({"auc": 0.5, "eer": float("nan"), "n": 3, "name": "x", "ok": True})
+    {'auc': 0.5, 'eer': None, 'n': 3.0}
+    """
+    out: dict[str, float | None] = {}
+    for key, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        out[key] = None if isinstance(value, float) and not math.isfinite(value) else float(value)
+    return out

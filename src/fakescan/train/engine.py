@@ -827,7 +827,7 @@ def _fit(
         save_checkpoint,
         save_training_state,
     )
-    from fakescan.evaluate.metrics import binary_metrics, calibrate_threshold
+    from fakescan.evaluate.metrics import binary_metrics, calibrate_threshold, finite_metrics
 
     main = context.is_main
     if main:
@@ -932,7 +932,7 @@ def _fit(
                     train_videos_digest=digest,
                     train_videos_list=TRAIN_VIDEOS_FILE,
                     threshold=float(threshold),
-                    val_metrics={"loss": predictions.loss, **_finite(metrics.to_dict())},
+                    val_metrics={"loss": predictions.loss, **finite_metrics(metrics.to_dict())},
                     epoch=epoch,
                     grayscale=config.data.grayscale,
                     spectrum_stats=spectrum or _spectrum_stats_of(model),
@@ -972,12 +972,3 @@ def _fit(
 def _spectrum_stats_of(model: nn.Module) -> SpectrumStats | None:
     read = getattr(model, "get_spectrum_stats", None)
     return read() if callable(read) else None
-
-
-def _finite(values: dict[str, Any]) -> dict[str, float | None]:
-    out: dict[str, float | None] = {}
-    for key, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            continue
-        out[key] = None if isinstance(value, float) and not math.isfinite(value) else float(value)
-    return out
