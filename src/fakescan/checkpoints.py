@@ -54,6 +54,7 @@ __all__ = [
     "detector_for",
     "load_checkpoint",
     "load_training_state",
+    "margin_for",
     "read_checkpoint_meta",
     "resolve_checkpoint",
     "restore_rng_state",
@@ -321,6 +322,23 @@ def crop_size_for(meta: CheckpointMeta, given: int | None = None) -> int:
         return int(meta.face_crop["size"])
     recorded = meta.training_data.crop_size if meta.training_data is not None else None
     return recorded or ExtractConfig.size
+
+
+def margin_for(meta: CheckpointMeta, given: float | None = None) -> float:
+    """The crop side as a multiple of the face box's long side: ``given`` when set, else the margin
+    an imported checkpoint's ``face_crop`` records (its reference's), else ``fakescan extract``'s
+    default (1.3).
+
+    >>> margin_for(CheckpointMeta("cnn", face_crop={"margin": 1.25})), margin_for(CheckpointMeta("cnn"))
+    (1.25, 1.3)
+    """
+    from fakescan.data.extract import ExtractConfig
+
+    if given is not None:
+        return given
+    if meta.face_crop and meta.face_crop.get("margin"):
+        return float(meta.face_crop["margin"])
+    return ExtractConfig.margin
 
 
 def checkpoint_paths(path: str | Path) -> tuple[Path, Path]:

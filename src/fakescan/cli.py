@@ -1163,7 +1163,7 @@ def predict(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from fakescan._atomic import check_output_file, make_output_dir
-    from fakescan.checkpoints import crop_size_for, detector_for
+    from fakescan.checkpoints import crop_size_for, detector_for, margin_for
     from fakescan.data.extract import ExtractConfig
     from fakescan.predict import PredictConfig, load_predictor, run_prediction
     from fakescan.predict.engine import check_precision, shard_path, write_csv, write_json
@@ -1175,14 +1175,13 @@ def predict(
         raise UsageError("Missing option '--model' / '-m'.")
     parsed_shard = _parse_shard(shard)
     json_out, csv_out = (None if t is None else shard_path(t, parsed_shard) for t in (json_out, csv_out))
-    face_crop = _face_crop_of(model, backend)
 
     with _options():
         config = PredictConfig(
             extract=ExtractConfig(
                 frames=frames,
-                size=256 if crop_size is None else crop_size,
-                margin=margin if margin is not None else float(face_crop.get("margin", 1.3)),
+                size=256 if crop_size is None else crop_size,  # else the checkpoint's, once loaded
+                margin=1.3 if margin is None else margin,  # else the checkpoint's, once loaded
                 border=border,  # type: ignore[arg-type]  # validated by ExtractConfig
                 detector=_DEFAULT_DETECTOR if detector is None else detector,
                 detector_weights=detector_weights,
@@ -1213,6 +1212,7 @@ def predict(
         config.extract,
         detector=detector_for(predictor.meta, detector),
         size=crop_size_for(predictor.meta, crop_size),
+        margin=margin_for(predictor.meta, margin),
     )
     with _options():
         config = replace(config, extract=chosen)
@@ -1252,18 +1252,6 @@ def predict(
     if csv_out is not None:
         write_csv(csv_out, report)
     _require_processed(len(report.predictions), report.processed)
-
-
-def _face_crop_of(model: Path, backend: str) -> dict[str, object]:
-    """The ``face_crop`` a checkpoint's sidecar records (``{}`` when none, or when the sidecar cannot
-    be read: loading the model reports that)."""
-    from fakescan.checkpoints import read_checkpoint_meta
-
-    try:
-        meta = read_checkpoint_meta(model.with_suffix(".json") if backend == "onnx" else model)
-    except FakescanError:
-        return {}
-    return dict(meta.face_crop or {})
 
 
 def _print_licence(meta: object) -> None:
