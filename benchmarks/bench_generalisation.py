@@ -402,6 +402,9 @@ def _settings(rows: Sequence[Mapping[str, Any]], args: argparse.Namespace) -> st
     )
 
 
+_KEPT_NOTE = "(Carried over from the earlier run; its per-job rows were not kept.)"
+
+
 def kept_lines(section: str, models: Sequence[str]) -> dict[str, list[str]]:
     r"""The lines of ``models`` in an already published section, for rows whose JSON was not kept:
     ``settings`` (their settings bullets), ``summary`` and ``matrix`` (their table rows).
@@ -458,10 +461,7 @@ def render(
         f" benchmark's processes{'; carried-over rows not counted' if kept['settings'] else ''})."
         f"{shared} Methods: {', '.join(methods)}.",
         "",
-        *(
-            f"{line} (Carried over from the earlier run; its per-job rows were not kept.)"
-            for line in kept["settings"]
-        ),
+        *(line if line.endswith(_KEPT_NOTE) else f"{line} {_KEPT_NOTE}" for line in kept["settings"]),
         *(f"- {_settings(run_rows, args)}" for run_rows, args in runs),
         "",
         "Summary: *seen* is the held-out people's fakes of the method trained on; *unseen* the mean over"

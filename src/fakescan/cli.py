@@ -825,7 +825,9 @@ def train(
         typer.Option(
             "--pseudo-fakes",
             help="sbi: add a self-blended fake of every real training crop (Self-Blended Images); "
-            "train on real videos alone, or mix with real fakes. none (default): off.",
+            "train on real videos alone, or mix with real fakes. none: off (plain training). "
+            "auto (default): sbi for a real/fake model trained from a crops folder, else none "
+            "(self-blends are what generalised to unseen forgery methods: BENCHMARKS.md).",
         ),
     ] = None,
     augment: Annotated[
@@ -846,7 +848,7 @@ def train(
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from fakescan.train.config import load_config, parse_image_size
+    from fakescan.train.config import load_config, parse_image_size, resolve_pseudo_fakes
     from fakescan.train.distributed import launched_rank
     from fakescan.train.engine import fit, load_training_data
 
@@ -877,6 +879,7 @@ def train(
     with _options():
         config = load_config(config_file, overrides)
     data = load_training_data(train_data, val_data)
+    config = resolve_pseudo_fakes(config, from_shards=bool(data.train_shards))
     console.print(
         f"training {config.model} on {len(data.train)} crops ({len(data.train_videos)} videos), "
         f"validating on {len(data.val)}; classes {', '.join(data.class_names)}"

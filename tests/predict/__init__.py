@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -30,11 +31,19 @@ def make_checkpoint(
     return stem
 
 
-def make_run(folder: Path, training_data: TrainingProvenance | None, threshold: float = 0.4) -> Path:
+def make_run(
+    folder: Path,
+    training_data: TrainingProvenance | None,
+    threshold: float = 0.4,
+    face_crop: dict[str, Any] | None = None,
+) -> Path:
     """A training run folder (``best.safetensors`` + ``best.json``) of an untrained 64 px CNN whose
-    sidecar records ``training_data``; return the folder."""
+    sidecar records ``training_data`` (and ``face_crop``, as ``fakescan import`` writes it); return
+    the folder."""
     torch.manual_seed(0)
     options = {"num_classes": 1, "image_size": 64}
-    meta = CheckpointMeta("cnn", model_kwargs=options, threshold=threshold, training_data=training_data)
+    meta = CheckpointMeta(
+        "cnn", model_kwargs=options, threshold=threshold, training_data=training_data, face_crop=face_crop
+    )
     save_checkpoint(folder / "best", create("cnn", **options), meta)
     return folder

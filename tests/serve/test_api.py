@@ -81,7 +81,7 @@ def test_image_job_and_the_model_list(client: TestClient, samples: Path, serve_c
     assert models["default"] == "tiny"
     assert models["models"][0] | {} == {
         "name": "tiny", "model": "cnn", "backend": "torch", "threshold": 0.3, "image_size": 64,
-        "explanations": True, "detector": "blazeface-full", "crop_size": 256,  # no training_data: defaults
+        "explanations": True, "detector": "blazeface-full", "crop_size": 256, "margin": 1.3,  # defaults
     }  # fmt: skip
     photo = samples / "images/obama.jpg"
     job = wait_for(client, post(client, photo, name="photo.bin").json()["id"])  # the name says nothing

@@ -63,8 +63,8 @@ def test_an_onnx_model_gives_predicts_scores_without_heatmaps(
 
 
 def test_each_model_finds_faces_as_its_training_crops_were_cut(samples: Path, tmp_path: Path) -> None:
-    """A served model uses the detector and crop size its sidecar records (else the defaults), and
-    the result names the checkpoint file (not the server's folders) and its SHA-256."""
+    """A served model uses the detector, crop size and margin its sidecar records (else the
+    defaults), and the result names the checkpoint file (not the server's folders) and its SHA-256."""
     import hashlib
 
     from fakescan.checkpoints import TrainingProvenance
@@ -72,14 +72,24 @@ def test_each_model_finds_faces_as_its_training_crops_were_cut(samples: Path, tm
 
     recorded = make_run(tmp_path / "recorded", TrainingProvenance(detector="haar", crop_size=96))
     old = make_run(tmp_path / "old", None)
-    runner = JobRunner([ModelSpec("recorded", recorded / "best"), ModelSpec("old", old / "best")])
-    described = {m["name"]: (m["detector"], m["crop_size"]) for m in runner.describe()}
-    assert described == {"recorded": ("haar", 96), "old": ("blazeface-full", 256)}
+    imported = make_run(tmp_path / "imported", None, face_crop={"margin": 1.25, "size": 80})  # as SBI's
+    specs = [
+        ModelSpec(name, path / "best")
+        for name, path in (("recorded", recorded), ("old", old), ("imported", imported))
+    ]
+    runner = JobRunner(specs)
+    described = {m["name"]: (m["detector"], m["crop_size"], m["margin"]) for m in runner.describe()}
+    assert described == {
+        "recorded": ("haar", 96, 1.3),
+        "old": ("blazeface-full", 256, 1.3),
+        "imported": ("blazeface-full", 80, 1.25),
+    }
     photo = samples / "images/obama.jpg"
-    for name in ("recorded", "old"):
+    for name in ("recorded", "old", "imported"):
         request = JobRequest("id", photo, "image", "obama.jpg", name, 1, tmp_path / name / "out")
         result = runner.run(request, lambda _: None).result
-        assert (result["settings"]["detector"], result["settings"]["crop_size"]) == described[name]
+        settings = result["settings"]
+        assert (settings["detector"], settings["crop_size"], settings["margin"]) == described[name]
         weights = tmp_path / name / "best.safetensors"
         assert result["checkpoint"]["path"] == "best.safetensors"
         assert result["checkpoint"]["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()

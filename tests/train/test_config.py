@@ -8,7 +8,7 @@ import pytest
 
 from fakescan.errors import ConfigError
 from fakescan.models import list_models
-from fakescan.train.config import list_presets, load_config, parse_image_size
+from fakescan.train.config import list_presets, load_config, parse_image_size, resolve_pseudo_fakes
 
 
 def test_every_preset_builds_a_config_for_a_registered_model() -> None:
@@ -71,12 +71,27 @@ def test_bad_image_sizes_are_config_errors(text: str) -> None:
 
 
 def test_pseudo_fakes_are_checked() -> None:
-    assert load_config().data.pseudo_fakes == "none"
+    assert load_config().data.pseudo_fakes == "auto"
+    assert load_config(overrides={"classes": 5}).data.pseudo_fakes == "auto"  # auto is never refused
     assert load_config(overrides={"data": {"pseudo_fakes": "sbi"}}).data.pseudo_fakes == "sbi"
     with pytest.raises(ConfigError, match="unknown pseudo_fakes 'blend'"):
         load_config(overrides={"data": {"pseudo_fakes": "blend"}})
     with pytest.raises(ConfigError, match="real/fake model"):
         load_config(overrides={"classes": 5, "data": {"pseudo_fakes": "sbi"}})
+
+
+def test_auto_pseudo_fakes_self_blend_a_real_fake_model_from_crops_only() -> None:
+    auto = load_config()
+    assert resolve_pseudo_fakes(auto, from_shards=False).data.pseudo_fakes == "sbi"
+    assert resolve_pseudo_fakes(auto, from_shards=True).data.pseudo_fakes == "none"
+    assert (
+        resolve_pseudo_fakes(load_config(overrides={"classes": 5}), from_shards=False).data.pseudo_fakes
+        == "none"
+    )
+    plain = load_config(overrides={"data": {"pseudo_fakes": "none"}})
+    assert resolve_pseudo_fakes(plain, from_shards=False) is plain
+    for preset in ("ffpp-attention_net", "ffpp-mdcsd", "celebdf-xception", "ffpp-effort"):
+        assert load_config(preset).data.pseudo_fakes == "none", preset  # published recipes stay plain
 
 
 def test_each_model_trains_with_its_own_recipe_without_a_config_file(tmp_path: Path) -> None:

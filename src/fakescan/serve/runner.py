@@ -189,10 +189,11 @@ class JobRunner:
     predictors: dict[str, Any] = field(default_factory=dict, init=False)
     detectors: dict[str, str] = field(default_factory=dict, init=False)
     crop_sizes: dict[str, int] = field(default_factory=dict, init=False)
+    margins: dict[str, float] = field(default_factory=dict, init=False)
     _detectors: dict[str, Any] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
-        from fakescan.checkpoints import crop_size_for, detector_for
+        from fakescan.checkpoints import crop_size_for, detector_for, margin_for
         from fakescan.data.extract import ExtractConfig, build_detector
         from fakescan.predict import load_predictor
 
@@ -201,6 +202,7 @@ class JobRunner:
             self.predictors[spec.name] = predictor
             self.detectors[spec.name] = detector_for(predictor.meta, self.detector)
             self.crop_sizes[spec.name] = crop_size_for(predictor.meta)
+            self.margins[spec.name] = margin_for(predictor.meta)
         for name in sorted(set(self.detectors.values())):
             self._detectors[name] = build_detector(ExtractConfig(detector=name))
 
@@ -216,6 +218,7 @@ class JobRunner:
                 "explanations": self.predictors[spec.name].model is not None,
                 "detector": self.detectors[spec.name],
                 "crop_size": self.crop_sizes[spec.name],
+                "margin": self.margins[spec.name],
             }
             for spec in self.specs
         ]
@@ -227,7 +230,12 @@ class JobRunner:
 
         predictor = self.predictors[request.model]
         chosen = self.detectors[request.model]
-        extract = ExtractConfig(frames=request.frames, detector=chosen, size=self.crop_sizes[request.model])
+        extract = ExtractConfig(
+            frames=request.frames,
+            detector=chosen,
+            size=self.crop_sizes[request.model],
+            margin=self.margins[request.model],
+        )
         config = PredictConfig(extract=extract)
         expected = 1 if request.kind == "image" else request.frames
         detector = _CountingDetector(

@@ -54,7 +54,7 @@ from fakescan.models.output import DetectorOutput, InputConfig
 from fakescan.ops.spectrum import LogSpectrum, SpectrumStats, mean_log_spectrum, spectrum_stats
 from fakescan.scoring import Predictions, predict_loader, resolve_device
 from fakescan.synth.pseudo import PseudoFakeDataset
-from fakescan.train.config import TrainConfig
+from fakescan.train.config import TrainConfig, resolve_pseudo_fakes
 from fakescan.train.distributed import (
     DistributedContext,
     RankSlice,
@@ -781,6 +781,10 @@ def fit(
     With ``resume``, the run continues from ``RUN/last_state`` (model, optimiser, schedule, early
     stopping, RNG states and log), to the same result as an uninterrupted run on the same machine.
 
+    ``data.pseudo_fakes: auto`` (the default) is resolved first
+    (:func:`~fakescan.train.config.resolve_pseudo_fakes`: self-blends for a real/fake model trained
+    from a crops folder); ``RUN/config.json`` records the value used.
+
     Under ``torchrun`` (``WORLD_SIZE`` > 1) every rank calls this with the same arguments; see
     :mod:`fakescan.train.distributed`. The callbacks run on rank 0 only, and the images per second
     they and the log report are those of all ranks together.
@@ -798,6 +802,7 @@ def fit(
             f"--classes {config.classes} but the data has {len(data.class_names)} classes: "
             f"{', '.join(data.class_names)}"
         )
+    config = resolve_pseudo_fakes(config, from_shards=bool(data.train_shards))
     context, device = init_distributed(resolve_device(config.device))
     if context.enabled and (data.train_shards or data.val_shards):
         shutdown_distributed(context)
