@@ -86,7 +86,8 @@ def test_early_stopping_ends_a_run_that_stops_improving(crops_dir: Path, tmp_pat
     assert result.stopped_early and result.epochs_run == 3 and result.best_epoch == 0
     from fakescan.checkpoints import read_checkpoint_meta
 
-    assert read_checkpoint_meta(tmp_path / "run").training_data == training_provenance(data)
+    # The default (pseudo_fakes auto) self-blends a real/fake model's crops, and the checkpoint says so.
+    assert read_checkpoint_meta(tmp_path / "run").training_data == training_provenance(data, "sbi")
 
 
 def test_training_provenance_reads_the_crops_and_their_extraction_records(crops_dir: Path) -> None:

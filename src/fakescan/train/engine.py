@@ -610,6 +610,7 @@ def _require_both_labels(data: TrainingData, pseudo_fakes: bool) -> None:
 
 
 def _loaders(data: TrainingData, config: TrainConfig, input_cfg: Any) -> tuple[Any, Any]:
+    config = resolve_pseudo_fakes(config, from_shards=bool(data.train_shards))
     _check_shard_options(data, config)
     training_transform = train_transform(config, input_cfg)
     eval_transform = EvalTransform(input_cfg, grayscale=config.data.grayscale)
