@@ -828,6 +828,15 @@ def train(
             "train on real videos alone, or mix with real fakes. none (default): off.",
         ),
     ] = None,
+    sbi_mask: Annotated[
+        str | None,
+        typer.Option(
+            "--sbi-mask",
+            help="Blend region of the pseudo-fakes: mesh (hull of the FaceMesh points extract kept "
+            "beside the crops; crops without one use landmarks), landmarks (hull of dlib's 68 points) "
+            "or ellipse (default).",
+        ),
+    ] = None,
     augment: Annotated[
         str | None,
         typer.Option(
@@ -871,6 +880,7 @@ def train(
             "balance": balance,
             "max_steps_per_epoch": max_steps,
             "pseudo_fakes": pseudo_fakes,
+            "sbi_mask": sbi_mask,
             "augment": augment,
         },
     }

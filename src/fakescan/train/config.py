@@ -41,8 +41,8 @@ PseudoFakes = Literal["none", "sbi"]
 PSEUDO_FAKES: tuple[str, ...] = ("none", "sbi")
 Augment = Literal["default", "robust", "sbi", "none"]
 AUGMENTS: tuple[str, ...] = ("default", "robust", "sbi", "none")
-SBIMask = Literal["ellipse", "landmarks"]
-SBI_MASKS: tuple[str, ...] = ("ellipse", "landmarks")
+SBIMask = Literal["ellipse", "landmarks", "mesh"]
+SBI_MASKS: tuple[str, ...] = ("ellipse", "landmarks", "mesh")
 ThresholdRule = Literal["eer", "youden", "acc"]
 
 
@@ -107,10 +107,14 @@ class DataConfig:
             each epoch, so a real/fake model can learn from real faces alone; when the validation data
             has no fakes, its reals get fixed SBI fakes so that AUC can be computed, otherwise
             validation is left untouched. ``"none"``: no pseudo-fakes.
-        sbi_mask: the blend region of the pseudo-fakes: ``"landmarks"``, the convex hull of each
-            crop's 68 dlib landmarks, deformed and blurred, as in the paper (the predictor is fetched
-            from the package registry once; crops without a found face fall back to the ellipse), or
-            ``"ellipse"``, an ellipse in the central face box.
+        sbi_mask: the blend region of the pseudo-fakes: ``"mesh"``, the convex hull of each crop's
+            468 FaceMesh points that ``fakescan extract`` kept beside the crops (``_mesh.npz``, with the
+            default BlazeFace detector; forehead to chin), deformed and blurred as in the paper, crops
+            without a mesh falling back to ``"landmarks"`` and then the ellipse
+            (:class:`~fakescan.data.meshes.CropMeshes`); ``"landmarks"``, the convex hull of each
+            crop's 68 dlib landmarks, deformed and blurred (the predictor is fetched from the package
+            registry once; crops without a found face fall back to the ellipse); or ``"ellipse"``, an
+            ellipse in the central face box.
     """
 
     image_size: int = 256
@@ -188,7 +192,7 @@ class TrainConfig:
                 f"unknown pseudo_fakes {self.data.pseudo_fakes!r} (choose {' or '.join(PSEUDO_FAKES)})"
             )
         if self.data.sbi_mask not in SBI_MASKS:
-            raise ConfigError(f"unknown sbi_mask {self.data.sbi_mask!r} (choose {' or '.join(SBI_MASKS)})")
+            raise ConfigError(f"unknown sbi_mask {self.data.sbi_mask!r} (choose {', '.join(SBI_MASKS)})")
         if self.data.pseudo_fakes != "none" and self.classes != 2:
             raise ConfigError(
                 f"pseudo_fakes={self.data.pseudo_fakes!r} needs a real/fake model (classes 2), got classes "
