@@ -148,3 +148,21 @@ def test_crops_without_a_mesh_entry_and_damaged_files(
     )
     older = CropMeshes(tmp_path)
     assert older(record) is None and "before crop maps were recorded" in older.why_missing(record)
+
+
+def test_a_mesh_written_without_crop_maps_is_extracted_again(samples: Path, tmp_path: Path) -> None:
+    import json
+
+    from fakescan.data.extract import RECORD_NAME
+
+    image, config = samples / "images/obama.jpg", ExtractConfig(size=SIZE)
+    run_extraction([image], tmp_path, config)
+    record_file = tmp_path / "obama" / RECORD_NAME
+    record = json.loads(record_file.read_text())
+    assert record["mesh"] is True and record["mesh_version"] == 2
+    assert np.load(tmp_path / "obama" / MESH_NAME)["crop_matrix"].shape == (1, 2, 3)
+    assert run_extraction([image], tmp_path, config).results[0].skipped
+    del record["mesh_version"]  # as written before the crop maps were kept
+    record_file.write_text(json.dumps(record))
+    (redone,) = run_extraction([image], tmp_path, config).results
+    assert not redone.skipped and json.loads(record_file.read_text())["mesh_version"] == 2
