@@ -143,9 +143,17 @@ def test_crops_without_a_mesh_entry_and_damaged_files(
             InputError, match=rf"{MESH_NAME}: damaged face-mesh file .*re-run fakescan extract"
         ):
             CropMeshes(tmp_path)(record)
-    np.savez(
-        folder / MESH_NAME, frame_index=np.zeros(1), face_index=np.zeros(1), points=np.zeros((1, 468, 3))
-    )
+    arrays = {"frame_index": np.zeros(1), "face_index": np.zeros(1), "points": np.zeros((1, 468, 3))}
+    with open(folder / MESH_NAME, "wb") as handle:
+        np.savez(handle, **arrays, crop_matrix=np.zeros((2, 2, 3)))  # one entry, two maps
+    with pytest.raises(InputError, match=rf"{MESH_NAME}: damaged face-mesh file \(mismatched shapes"):
+        CropMeshes(tmp_path)(record)
+    with open(folder / MESH_NAME, "wb") as handle:
+        np.save(handle, np.zeros(3))
+    with pytest.raises(InputError, match=rf"{MESH_NAME}: not a face-mesh file of fakescan extract"):
+        CropMeshes(tmp_path)(record)
+    with open(folder / MESH_NAME, "wb") as handle:
+        np.savez(handle, **arrays)  # as written before the crop maps
     older = CropMeshes(tmp_path)
     assert older(record) is None and "before crop maps were recorded" in older.why_missing(record)
 

@@ -71,6 +71,11 @@ class _FolderMeshes:
     legacy: bool = False  # written before crop maps were recorded: no usable entry
 
 
+def _damaged(path: Path, error: Exception) -> InputError:
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return InputError(path, f"damaged face-mesh file ({reason}); re-run fakescan extract")
+
+
 def _read_mesh_file(path: Path) -> _FolderMeshes | None:
     """The mesh file at ``path`` mapped into its crops; ``None`` when there is none.
 
@@ -79,8 +84,15 @@ def _read_mesh_file(path: Path) -> _FolderMeshes | None:
     """
     if not path.is_file():
         return None
+    damaged = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
     try:
-        with np.load(path, allow_pickle=False) as data:
+        data = np.load(path, allow_pickle=False)
+    except damaged as error:
+        raise _damaged(path, error) from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise InputError(path, "not a face-mesh file of fakescan extract (one array, not an .npz archive)")
+    try:
+        with data:
             names = set(data.files)
             needed = {"frame_index", "face_index", "points"}
             if not needed <= names:
@@ -94,11 +106,8 @@ def _read_mesh_file(path: Path) -> _FolderMeshes | None:
                 )
             frames, faces = data["frame_index"], data["face_index"]
             points, matrices = data["points"], data["crop_matrix"]
-    except InputError:
-        raise
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise InputError(path, f"damaged face-mesh file ({reason}); re-run fakescan extract") from None
+    except damaged as error:
+        raise _damaged(path, error) from None
     count = frames.shape[0] if frames.ndim == 1 else -1
     if (
         faces.shape != (count,)
@@ -106,11 +115,13 @@ def _read_mesh_file(path: Path) -> _FolderMeshes | None:
         or points.shape[:2] != (count, MESH_POINTS)
         or points.shape[2] < 2
         or matrices.shape != (count, 2, 3)
+        or not (np.isfinite(points[..., :2]).all() and np.isfinite(matrices).all())
     ):
         raise InputError(
             path,
-            f"damaged face-mesh file (arrays of mismatched shapes: frame_index {frames.shape}, "
-            f"face_index {faces.shape}, points {points.shape}, crop_matrix {matrices.shape})",
+            f"damaged face-mesh file (mismatched shapes or values that are not finite: frame_index "
+            f"{frames.shape}, face_index {faces.shape}, points {points.shape}, crop_matrix "
+            f"{matrices.shape}); re-run fakescan extract",
         )
     mapped = np.empty((count, MESH_POINTS, 2), np.float32)
     for n in range(count):
@@ -139,10 +150,6 @@ class CropMeshes:
     def mesh_file(self, record: CropRecord) -> Path:
         """The ``_mesh.npz`` that would hold the mesh of ``record``'s crop."""
         return (self.crops_root / record.crop).parent / MESH_NAME
-
-    def has_file(self, record: CropRecord) -> bool:
-        """Whether ``record``'s folder has a mesh file (its entry for the crop is not checked)."""
-        return self.mesh_file(record).is_file()
 
     def _folder(self, record: CropRecord) -> _FolderMeshes | None:
         path = self.mesh_file(record)
