@@ -150,7 +150,7 @@ def test_crops_without_a_mesh_entry_and_damaged_files(
         CropMeshes(tmp_path)(record)
     with open(folder / MESH_NAME, "wb") as handle:
         np.save(handle, np.zeros(3))
-    with pytest.raises(InputError, match=rf"{MESH_NAME}: not a face-mesh file of fakescan extract"):
+    with pytest.raises(InputError, match=rf"{MESH_NAME}: damaged face-mesh file \(not an .npz archive\)"):
         CropMeshes(tmp_path)(record)
     with open(folder / MESH_NAME, "wb") as handle:
         np.savez(handle, **arrays)  # as written before the crop maps

@@ -71,8 +71,7 @@ class _FolderMeshes:
     legacy: bool = False  # written before crop maps were recorded: no usable entry
 
 
-def _damaged(path: Path, error: Exception) -> InputError:
-    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+def _damaged(path: Path, reason: str) -> InputError:
     return InputError(path, f"damaged face-mesh file ({reason}); re-run fakescan extract")
 
 
@@ -86,13 +85,9 @@ def _read_mesh_file(path: Path) -> _FolderMeshes | None:
         return None
     damaged = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
     try:
-        data = np.load(path, allow_pickle=False)
-    except damaged as error:
-        raise _damaged(path, error) from None
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise InputError(path, "not a face-mesh file of fakescan extract (one array, not an .npz archive)")
-    try:
-        with data:
+        if not zipfile.is_zipfile(path):
+            raise _damaged(path, "not an .npz archive")
+        with np.load(path, allow_pickle=False) as data:
             names = set(data.files)
             needed = {"frame_index", "face_index", "points"}
             if not needed <= names:
@@ -107,7 +102,7 @@ def _read_mesh_file(path: Path) -> _FolderMeshes | None:
             frames, faces = data["frame_index"], data["face_index"]
             points, matrices = data["points"], data["crop_matrix"]
     except damaged as error:
-        raise _damaged(path, error) from None
+        raise _damaged(path, str(error).splitlines()[0] if str(error) else type(error).__name__) from None
     count = frames.shape[0] if frames.ndim == 1 else -1
     if (
         faces.shape != (count,)
