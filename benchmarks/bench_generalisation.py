@@ -31,7 +31,9 @@ Scores: frame AUC and video AUC (mean of the frame probabilities) of each method
 real test clips (the FF++ convention of :func:`~fakescan.evaluate.metrics.per_group_metrics`); a
 table cell is the mean ± sample standard deviation over seeds. "Unseen" is, per seed, the mean over
 the methods the model did not train on (and, for ``plain``, over the training methods), then mean ±
-sd over seeds.
+sd over seeds. The self-blends' masks are the central ellipse unless ``--sbi-mask mesh`` (the hull
+of each crop's FaceMesh points, which the extraction's default BlazeFace detector keeps beside the
+crops, as the ``sbi-efficientnet_b4`` preset does) or ``--sbi-mask landmarks`` (dlib's 68 points).
 
 Everything goes through the library API: :func:`~fakescan.synth.build_synthetic_ffpp`,
 :func:`~fakescan.data.datasets.extraction.extract_dataset`, :func:`~fakescan.train.engine.fit`,
@@ -325,6 +327,7 @@ def _run_job(job: Job, crops: Path, synth: Any, args: argparse.Namespace, work: 
             "batch_size": args.batch_size,
             "workers": args.workers,
             "pseudo_fakes": "none" if job.recipe == "plain" else "sbi",
+            "sbi_mask": args.sbi_mask,
         },
     }
     name = f"{job.model}-{job.recipe}-{job.trained_on or 'reals'}-{job.seed}"
@@ -398,7 +401,7 @@ def _settings(rows: Sequence[Mapping[str, Any]], args: argparse.Namespace) -> st
         f" {args.crop_frames} crops per video at {args.image_size} px; {args.epochs} epochs, batch"
         f" {args.batch_size}, Adam lr {args.lr:g}, no schedule, {args.threads} thread(s);"
         f" {args.held_out} other people held out for test per seed; best epoch by validation loss on"
-        f" {selection}."
+        f" {selection}; SBI masks: {getattr(args, 'sbi_mask', 'ellipse')}."
     )
 
 
@@ -514,6 +517,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--select", choices=("known-clip", "people"), default="known-clip",
         help="checkpoints chosen on a held-out clip of a training person (and the val people join"
         " training), or on the val split's new people",
+    )  # fmt: skip
+    parser.add_argument(
+        "--sbi-mask", choices=("ellipse", "landmarks", "mesh"), default="ellipse",
+        help="blend region of the self-blends (data.sbi_mask): mesh is the hull of the FaceMesh points"
+        " the extraction (BlazeFace) keeps beside the crops",
     )  # fmt: skip
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)

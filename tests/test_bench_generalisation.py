@@ -133,3 +133,10 @@ def test_the_section_holds_the_summary_and_each_runs_settings(bench: ModuleType)
     assert "Settings of cnn" in section and "8 epochs" in section and "4 epochs" in section
     assert "1.0 min CPU time, summed over 2 runs" in section and "load average 9.0" in section
     assert "| xception | plain | A | **0.90 ± 0.00** (1.00 ± 0.00) | 0.60 ± 0.10 (0.50 ± 0.00) |" in section
+
+
+def test_the_sbi_mask_reaches_the_settings(bench: ModuleType) -> None:
+    assert bench.parse_args([]).sbi_mask == "ellipse"
+    args = bench.parse_args(["--sbi-mask", "mesh", "--threads", "1"])
+    rows = [{"model": "cnn", "recipe": "sbi-only", "trained_on": None, "seed": 0, "auc": {}}]
+    assert args.sbi_mask == "mesh" and bench._settings(rows, args).endswith("; SBI masks: mesh.")

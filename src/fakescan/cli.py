@@ -830,6 +830,15 @@ def train(
             "(self-blends are what generalised to unseen forgery methods: BENCHMARKS.md).",
         ),
     ] = None,
+    sbi_mask: Annotated[
+        str | None,
+        typer.Option(
+            "--sbi-mask",
+            help="Blend region of the pseudo-fakes: mesh (hull of the FaceMesh points extract kept "
+            "beside the crops; crops without one use landmarks), landmarks (hull of dlib's 68 points) "
+            "or ellipse (default).",
+        ),
+    ] = None,
     augment: Annotated[
         str | None,
         typer.Option(
@@ -873,6 +882,7 @@ def train(
             "balance": balance,
             "max_steps_per_epoch": max_steps,
             "pseudo_fakes": pseudo_fakes,
+            "sbi_mask": sbi_mask,
             "augment": augment,
         },
     }

@@ -220,3 +220,83 @@ def test_landmark_masks_follow_each_crops_face_and_labels_stay_right(
         "mask (further such crops are counted, not logged)"
     ]
     assert fallback[2].label == 1
+
+
+def _mesh_reals(crops_dir: Path, count: int = 4) -> list[CropRecord]:
+    """Real crops of ``crops_dir`` from different sample videos and photos (each folder has its mesh)."""
+    from fakescan.data.datasets.index import read_crop_table
+
+    reals, folders = [], set()
+    for record in read_crop_table(crops_dir / "crops.csv"):
+        folder = record.crop.rsplit("/", 1)[0]
+        if record.label == 0 and record.split == "train" and folder not in folders:
+            reals.append(record)
+            folders.add(folder)
+    return reals[:count]
+
+
+def test_mesh_masks_stay_in_the_face_mesh_hull_and_repeat_with_the_seed(crops_dir: Path) -> None:
+    """``mesh``: the blend changes pixels only inside each crop's FaceMesh hull (grown by the paper's
+    deformation), the same with the same seed, labelled fake; no crop falls back."""
+    import cv2
+
+    from fakescan.data.meshes import CropMeshes
+    from fakescan.synth.masks import hull_mask
+
+    reals = _mesh_reals(crops_dir)
+    meshes = CropMeshes(crops_dir)
+    small = EvalTransform(InputConfig(image_size=64))
+    data = PseudoFakeDataset(CropFolderDataset(reals, crops_dir, small, seed=3), mesh=meshes)
+    again = PseudoFakeDataset(CropFolderDataset(reals, crops_dir, small, seed=3), mesh=CropMeshes(crops_dir))
+    other = PseudoFakeDataset(CropFolderDataset(reals, crops_dir, small, seed=4), mesh=meshes)
+    for index in range(len(reals), 2 * len(reals)):
+        pixels = data.base.pixels(data.real_of(index))
+        blend = data.blend(index)
+        hull = hull_mask(pixels.shape[:2], meshes(reals[index - len(reals)]))
+        changed = (blend.image != pixels).any(axis=2)
+        assert changed.sum() > 0.1 * hull.sum()
+        # the paper's deformation (affine and elastic warps, dilation, blur) reaches a little outside
+        outside = cv2.distanceTransform(1 - hull.astype(np.uint8), cv2.DIST_L2, 3)
+        assert outside[changed].max() < 0.2 * 64 and (outside > 0.2 * 64).sum() > 0.05 * 64 * 64
+        assert (blend.mask * hull).sum() / blend.mask.sum() > 0.75
+        np.testing.assert_array_equal(blend.image, again.blend(index).image)
+        assert not np.array_equal(blend.image, other.blend(index).image)
+        assert data[index].label == 1 and data[index].crop.endswith("#sbi")
+    assert (data.mesh_fallbacks, data.landmark_fallbacks) == (0, 0)
+
+
+def test_crops_without_a_mesh_fall_back_to_dlib_then_the_ellipse_counted_and_logged_once(
+    crops_dir: Path, landmarks, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import shutil
+
+    from fakescan.data.meshes import CropMeshes
+    from fakescan.synth.masks import hull_mask
+
+    reals = _mesh_reals(crops_dir, 2)
+    for record in reals:  # the crops without their folders' _mesh.npz
+        (tmp_path / record.crop).parent.mkdir(parents=True)
+        shutil.copyfile(crops_dir / record.crop, tmp_path / record.crop)
+    data = PseudoFakeDataset(
+        CropFolderDataset(reals, tmp_path, EVAL), landmarks=landmarks, mesh=CropMeshes(tmp_path)
+    )
+    with caplog.at_level("WARNING", logger="fakescan.synth.pseudo"):
+        fakes = [data[2], data[3], data[2]]
+    assert data.mesh_fallbacks == 2 and [f.label for f in fakes] == [1, 1, 1]
+    logged = [r.getMessage() for r in caplog.records if "has no face mesh" in r.getMessage()]
+    mesh_file = (tmp_path / reals[0].crop).parent / "_mesh.npz"
+    assert logged == [
+        f"{tmp_path / reals[0].crop} has no face mesh ({mesh_file}: no such file); its self-blend uses "
+        "dlib's landmarks (further such crops are counted, not logged)"
+    ]
+    for index in (2, 3):
+        pixels = data.base.pixels(data.real_of(index))
+        found = landmarks(pixels)
+        if found is not None:  # dlib's hull, as with landmarks alone
+            blend = data.blend(index)
+            assert (blend.mask * hull_mask(pixels.shape[:2], found)).sum() / blend.mask.sum() > 0.75
+    assert data.landmark_fallbacks == sum(landmarks(data.base.pixels(i)) is None for i in (0, 1))
+    ellipse = PseudoFakeDataset(CropFolderDataset(reals, tmp_path, EVAL), mesh=CropMeshes(tmp_path))
+    assert ellipse[2].label == 1 and (ellipse.mesh_fallbacks, ellipse.landmark_fallbacks) == (1, 1)
+    plain = PseudoFakeDataset(CropFolderDataset(reals, tmp_path, EVAL))
+    np.testing.assert_array_equal(ellipse.blend(2).mask, plain.blend(2).mask)

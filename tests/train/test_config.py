@@ -142,7 +142,7 @@ def test_the_sbi_preset_is_the_published_recipe() -> None:
         380,
         32,
         "sbi",
-        "landmarks",
+        "mesh",  # the FaceMesh hull: the paper's landmark hull (81 points, forehead included)
     )
     assert data.augment == "sbi"  # the reference's whole-image augmentation on top of the self-blends
     quick = load_config("sbi-efficientnet_b4", {"epochs": 2, "data": {"image_size": 96}})

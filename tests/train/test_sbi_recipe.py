@@ -13,15 +13,20 @@ from typer.testing import CliRunner
 from fakescan.checkpoints import read_checkpoint_meta
 from fakescan.cli import app
 from fakescan.data.datasets.index import read_crop_table, write_crop_table
+from fakescan.data.extract import MESH_NAME
 from tests.train.crops import SIZE
 
 
 def real_only(crops_dir: Path, out: Path) -> Path:
-    """The real crops of ``crops_dir`` (train and val splits) in a folder of their own."""
+    """The real crops of ``crops_dir`` (train and val splits) in a folder of their own, with their
+    folders' face meshes."""
     records = [r for r in read_crop_table(crops_dir / "crops.csv") if r.label == 0 and r.split != "test"]
     for record in records:
         (out / record.crop).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(crops_dir / record.crop, out / record.crop)
+        mesh = (crops_dir / record.crop).parent / MESH_NAME
+        if mesh.is_file():
+            shutil.copyfile(mesh, (out / record.crop).parent / MESH_NAME)
     write_crop_table(out / "crops.csv", records)
     return out
 
@@ -42,7 +47,7 @@ def test_the_sbi_preset_trains_on_reals_alone(crops_dir: Path, tmp_path: Path) -
         "sam",
         "linear",
     )
-    assert (config["data"]["pseudo_fakes"], config["data"]["sbi_mask"]) == ("sbi", "landmarks")
+    assert (config["data"]["pseudo_fakes"], config["data"]["sbi_mask"]) == ("sbi", "mesh")
     log = (run / "log.csv").read_text().splitlines()
     header, *rows = [line.split(",") for line in log]
     assert len(rows) == 2
@@ -54,3 +59,22 @@ def test_the_sbi_preset_trains_on_reals_alone(crops_dir: Path, tmp_path: Path) -
     meta = read_checkpoint_meta(run / "best.json")
     assert meta.model == "efficientnet_b0" and meta.input_cfg.image_size == SIZE
     assert meta.input_cfg.mean == (0.485, 0.456, 0.406)  # no AdvProp file: ImageNet normalisation
+
+
+def test_train_with_mesh_masks_from_the_command_line(
+    crops_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`--pseudo-fakes sbi --sbi-mask mesh`: a short run on real crops alone, every self-blend through
+    its crop's FaceMesh hull (no crop falls back)."""
+    reals = real_only(crops_dir, tmp_path / "reals")
+    run = tmp_path / "run"
+    arguments = ["train", "cnn", reals, reals, "--pseudo-fakes", "sbi", "--sbi-mask", "mesh", "--out", run,
+                 "--epochs", 1, "--image_size", 32, "--batch_size", 8, "--max-steps-per-epoch", 2,
+                 "--device", "cpu"]  # fmt: skip
+    with caplog.at_level("WARNING", logger="fakescan.synth.pseudo"):
+        done = CliRunner().invoke(app, [str(a) for a in arguments])
+    assert done.exit_code == 0, done.output
+    assert json.loads((run / "config.json").read_text())["data"]["sbi_mask"] == "mesh"
+    assert not [r for r in caplog.records if "has no face mesh" in r.getMessage()]
+    bad = CliRunner().invoke(app, [str(a) for a in [*arguments[:6], "--sbi-mask", "hull", *arguments[8:]]])
+    assert bad.exit_code != 0 and "unknown sbi_mask 'hull' (choose ellipse, landmarks, mesh)" in bad.output

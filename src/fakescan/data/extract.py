@@ -44,7 +44,7 @@ from fakescan.data.faces import (
     shared_detector,
 )
 from fakescan.data.faces.base import Box, box_area
-from fakescan.data.faces.crop import BorderMode, align_face, crop_face
+from fakescan.data.faces.crop import BorderMode, align_face, crop_face, crop_matrix
 from fakescan.data.faces.tracking import tween_detections
 from fakescan.data.images import read_image, write_image
 from fakescan.data.media import media_kind
@@ -69,6 +69,7 @@ __all__ = [
     "Status",
     "build_detector",
     "collect_inputs",
+    "cut_matrix",
     "describe_failure",
     "extract_item",
     "format_landmarks",
@@ -86,8 +87,13 @@ fakescan itself: no record is kept, so the next run retries the file."""
 
 RECORD_NAME = "_extract.json"
 MESH_NAME = "_mesh.npz"
-"""Side file of the dense landmarks: arrays ``frame_index`` (N,), ``face_index`` (N,) and ``points``
-(N×468×3 float32, ``x, y`` in frame pixels and a relative depth ``z``), one entry per crop row."""
+"""Side file of the dense landmarks: arrays ``frame_index`` (N,), ``face_index`` (N,), ``points``
+(N×468×3 float32, ``x, y`` in frame pixels and a relative depth ``z``) and ``crop_matrix`` (N×2×3
+float64, each crop's frame-to-crop affine map, :func:`cut_matrix`), one entry per crop row.
+:class:`fakescan.data.meshes.CropMeshes` reads it back into the crops' pixels."""
+_MESH_VERSION = 2
+"""1: no ``crop_matrix`` (the manifest's box is rounded and the frame size is not kept, so the crop's
+map could not be rebuilt exactly); a record of an older mesh file makes its video be redone."""
 _NO_LANDMARKS = frozenset({"hog", "haar"})
 _RECORD_VERSION = 1
 _CROP_NAME = re.compile(r"^\d+(_\d+)?\.(png|jpg)$")
@@ -438,7 +444,9 @@ def _load_record(out_dir: Path, item: MediaItem, config: ExtractConfig) -> ItemR
         return None
     if any(row.crop is not None and not (out_dir / row.crop).is_file() for row in rows):
         return None
-    if record.get("mesh") and not (out_dir / item.key / MESH_NAME).is_file():
+    if record.get("mesh") and (
+        record.get("mesh_version") != _MESH_VERSION or not (out_dir / item.key / MESH_NAME).is_file()
+    ):
         return None
     return ItemResult(item, record["status"], rows, reason=record.get("reason", ""), skipped=True)
 
@@ -567,6 +575,18 @@ def _cut(image: np.ndarray, face: Detection, config: ExtractConfig) -> np.ndarra
     return crop_face(image, face.box, config.size, config.margin, config.border)
 
 
+def cut_matrix(face: Detection, image_width: int, image_height: int, config: ExtractConfig) -> np.ndarray:
+    """The 2×3 frame-to-crop affine map of the crop ``extract`` cuts of ``face`` from a frame of
+    ``image_width × image_height`` pixels with ``config`` (aligned or square, as the crop itself:
+    :func:`~fakescan.data.faces.crop.crop_matrix`)."""
+    eyes = None
+    if config.align and face.landmarks is not None and len(face.landmarks) >= 2:
+        eyes = (face.landmarks[0], face.landmarks[1])
+    return crop_matrix(
+        face.box, image_width, image_height, config.size, config.margin, config.border, eyes=eyes
+    )
+
+
 def format_landmarks(points: Sequence[tuple[float, float]] | None) -> str:
     """Key points as the manifest writes them.
 
@@ -609,13 +629,14 @@ def iter_frame_faces(item: MediaItem, config: ExtractConfig, detector: FaceDetec
         yield FrameFaces(index, timestamp, image, faces, len(detections), sampled)
 
 
-def _write_meshes(path: Path, meshes: Sequence[tuple[int, int, np.ndarray]]) -> None:
+def _write_meshes(path: Path, meshes: Sequence[tuple[int, int, np.ndarray, np.ndarray]]) -> None:
     buffer = io.BytesIO()
     np.savez_compressed(
         buffer,
         frame_index=np.array([m[0] for m in meshes], np.int64),
         face_index=np.array([m[1] for m in meshes], np.int64),
         points=np.stack([m[2] for m in meshes]).astype(np.float32),
+        crop_matrix=np.stack([m[3] for m in meshes]).astype(np.float64),
     )
     atomic_write_bytes(path, buffer.getvalue())
 
@@ -652,7 +673,7 @@ def _extract_anew(item: MediaItem, config: ExtractConfig, detector: FaceDetector
     reason = ""
     frames_read = sampled = 0
     source = str(item.path)
-    meshes: list[tuple[int, int, np.ndarray]] = []
+    meshes: list[tuple[int, int, np.ndarray, np.ndarray]] = []
     try:
         for frame in iter_frame_faces(item, config, detector):
             frames_read, sampled = frames_read + 1, frame.sampled
@@ -674,7 +695,9 @@ def _extract_anew(item: MediaItem, config: ExtractConfig, detector: FaceDetector
                 )
                 write_image(folder / name, face.crop)
                 if face.detection.mesh is not None:
-                    meshes.append((index, k, face.detection.mesh))
+                    height, width = frame.image.shape[:2]
+                    matrix = cut_matrix(face.detection, width, height, config)
+                    meshes.append((index, k, face.detection.mesh, matrix))
                 x1, y1, x2, y2 = (round(v, 1) for v in face.detection.box)
                 rows.append(
                     ManifestRow(
@@ -720,6 +743,7 @@ def _extract_anew(item: MediaItem, config: ExtractConfig, detector: FaceDetector
         _write_meshes(folder / MESH_NAME, meshes)
     record = {
         "mesh": bool(meshes),
+        **({"mesh_version": _MESH_VERSION} if meshes else {}),
         "version": _RECORD_VERSION,
         "config": config.fingerprint(),
         "source_stamp": _source_stamp(item.path),

