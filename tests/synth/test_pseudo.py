@@ -180,7 +180,10 @@ def test_training_loaders_add_pseudo_fakes_and_give_validation_fixed_ones_only_w
     assert len(train.dataset) == len(val.dataset) == 2 * len(reals)
     _, val = _loaders(TrainingData(reals, records, root, root, names), config, InputConfig(image_size=64))
     assert isinstance(val.dataset, CropFolderDataset)  # validation has fakes: left alone
-    plain = load_config(overrides={"model": "cnn", "data": {"image_size": 64}})
+    auto = load_config(overrides={"model": "cnn", "data": {"image_size": 64}})  # the default: self-blends
+    train, _ = _loaders(TrainingData(reals, records, root, root, names), auto, InputConfig(image_size=64))
+    assert isinstance(train.dataset, PseudoFakeDataset)
+    plain = load_config(overrides={"model": "cnn", "data": {"image_size": 64, "pseudo_fakes": "none"}})
     train, _ = _loaders(TrainingData(reals, records, root, root, names), plain, InputConfig(image_size=64))
     assert isinstance(train.dataset, CropFolderDataset)
     with pytest.raises(ConfigError, match="the validation crops are all real"):  # no fakes to choose on
