@@ -99,6 +99,16 @@ class Job:
         return [method for method in methods if method != self.trained_on]
 
 
+def recipe_label(recipe: str, sbi_mask: str) -> str:
+    """The recipe as the table names it: with its mask when the self-blends do not use the ellipse,
+    so that runs with other masks get rows of their own.
+
+    >>> recipe_label("sbi-only", "mesh"), recipe_label("sbi-only", "ellipse"), recipe_label("plain", "mesh")
+    ('sbi-only, mesh masks', 'sbi-only', 'plain')
+    """
+    return recipe if recipe == "plain" or sbi_mask == "ellipse" else f"{recipe}, {sbi_mask} masks"
+
+
 def default_models() -> list[str]:
     """The models of :data:`WANTED_MODELS` that the registry knows (efficientnet_b4 once merged)."""
     from fakescan.models import list_models
@@ -343,6 +353,7 @@ def _run_job(job: Job, crops: Path, synth: Any, args: argparse.Namespace, work: 
     shutil.rmtree(work / "runs" / name, ignore_errors=True)  # checkpoints of a benchmark are not kept
     return {
         **dataclasses.asdict(job),
+        "recipe": recipe_label(job.recipe, args.sbi_mask),
         "auc": auc,
         "best_epoch": fitted.best_epoch,
         "seconds": time.perf_counter() - started,
@@ -356,7 +367,7 @@ def _table(summary: Sequence[Mapping[str, Any]]) -> list[str]:
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for entry in summary:
-        trained = SBI_ONLY + " + SBI" if entry["recipe"] == "sbi-only" else "one method at a time"
+        trained = SBI_ONLY + " + SBI" if entry["recipe"].startswith("sbi-only") else "one method at a time"
         lines.append(
             f"| {entry['model']} | {entry['recipe']} | {trained} | {mean_sd(entry['seen_frame'])} |"
             f" {mean_sd(entry['seen_video'])} | {mean_sd(entry['unseen_frame'])} |"

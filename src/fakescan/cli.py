@@ -835,8 +835,8 @@ def train(
         typer.Option(
             "--sbi-mask",
             help="Blend region of the pseudo-fakes: mesh (hull of the FaceMesh points extract kept "
-            "beside the crops; crops without one use landmarks), landmarks (hull of dlib's 68 points) "
-            "or ellipse (default).",
+            "beside the crops; crops without one use landmarks), landmarks (hull of dlib's 68 points), "
+            "ellipse, or auto (default: mesh when extract kept a mesh for every real crop, else ellipse).",
         ),
     ] = None,
     augment: Annotated[

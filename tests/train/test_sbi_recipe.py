@@ -77,4 +77,41 @@ def test_train_with_mesh_masks_from_the_command_line(
     assert json.loads((run / "config.json").read_text())["data"]["sbi_mask"] == "mesh"
     assert not [r for r in caplog.records if "has no face mesh" in r.getMessage()]
     bad = CliRunner().invoke(app, [str(a) for a in [*arguments[:6], "--sbi-mask", "hull", *arguments[8:]]])
-    assert bad.exit_code != 0 and "unknown sbi_mask 'hull' (choose ellipse, landmarks, mesh)" in bad.output
+    assert (
+        bad.exit_code != 0 and "unknown sbi_mask 'hull' (choose auto, ellipse, landmarks, mesh)" in bad.output
+    )
+
+
+def test_the_default_self_blends_through_the_mesh_where_extract_kept_one_else_the_ellipse(
+    crops_dir: Path, tmp_path: Path
+) -> None:
+    """No option: `fakescan train` adds self-blends (pseudo_fakes auto) through each crop's mesh hull
+    (sbi_mask auto), so real crops alone train; a folder without meshes gets the ellipse, and dlib's
+    model is never wanted."""
+    from fakescan.models.output import InputConfig
+    from fakescan.synth.pseudo import PseudoFakeDataset
+    from fakescan.train.config import load_config
+    from fakescan.train.engine import _loaders, load_training_data
+
+    reals = real_only(crops_dir, tmp_path / "reals")
+    run = tmp_path / "run"
+    arguments = ["train", "cnn", reals, reals, "--out", run, "--epochs", 1, "--image_size", 32,
+                 "--batch_size", 8, "--max-steps-per-epoch", 2, "--device", "cpu"]  # fmt: skip
+    done = CliRunner().invoke(app, [str(a) for a in arguments])
+    assert done.exit_code == 0, done.output
+    assert "self-blended pseudo-fakes" in done.output
+    data = json.loads((run / "config.json").read_text())["data"]
+    assert (data["pseudo_fakes"], data["sbi_mask"]) == ("sbi", "auto")
+    assert read_checkpoint_meta(run / "best.json").training_data.pseudo_fakes == "sbi"
+
+    config = load_config(overrides={"model": "cnn", "data": {"image_size": 32, "batch_size": 8}})
+    train, _ = _loaders(load_training_data(reals, reals), config, InputConfig(image_size=32))
+    blends = train.dataset
+    assert isinstance(blends, PseudoFakeDataset) and blends.landmarks is None and blends.mesh is not None
+    first = len(blends.base)
+    assert blends.blend(first).mask.any() and blends.mesh_fallbacks == 0  # through the mesh
+    for mesh in reals.rglob(MESH_NAME):
+        mesh.unlink()
+    train, _ = _loaders(load_training_data(reals, reals), config, InputConfig(image_size=32))
+    without = train.dataset
+    assert without.mesh is None and without.landmarks is None and without.blend(first).mask.any()  # ellipse

@@ -42,8 +42,8 @@ PseudoFakes = Literal["auto", "none", "sbi"]
 PSEUDO_FAKES: tuple[str, ...] = ("auto", "none", "sbi")
 Augment = Literal["default", "robust", "sbi", "none"]
 AUGMENTS: tuple[str, ...] = ("default", "robust", "sbi", "none")
-SBIMask = Literal["ellipse", "landmarks", "mesh"]
-SBI_MASKS: tuple[str, ...] = ("ellipse", "landmarks", "mesh")
+SBIMask = Literal["auto", "ellipse", "landmarks", "mesh"]
+SBI_MASKS: tuple[str, ...] = ("auto", "ellipse", "landmarks", "mesh")
 ThresholdRule = Literal["eer", "youden", "acc"]
 
 
@@ -117,8 +117,10 @@ class DataConfig:
             without a mesh falling back to ``"landmarks"`` and then the ellipse
             (:class:`~fakescan.data.meshes.CropMeshes`); ``"landmarks"``, the convex hull of each
             crop's 68 dlib landmarks, deformed and blurred (the predictor is fetched from the package
-            registry once; crops without a found face fall back to the ellipse); or ``"ellipse"``, an
-            ellipse in the central face box.
+            registry once; crops without a found face fall back to the ellipse); ``"ellipse"``, an
+            ellipse in the central face box; or ``"auto"`` (the default), the mesh hull when
+            ``extract`` kept a mesh for every real crop, else the ellipse (nothing is fetched). The mesh hull
+            generalised better than the ellipse in ``benchmarks/bench_generalisation.py``.
     """
 
     image_size: int = 256
@@ -129,7 +131,7 @@ class DataConfig:
     balance: Balance = "none"
     max_steps_per_epoch: int | None = None
     pseudo_fakes: PseudoFakes = "auto"
-    sbi_mask: SBIMask = "ellipse"
+    sbi_mask: SBIMask = "auto"
 
     def __post_init__(self) -> None:
         if isinstance(self.augment, bool):  # the older on/off form
