@@ -87,6 +87,10 @@ def test_seen_and_unseen_are_averaged_per_seed(bench: ModuleType) -> None:
     assert summary["plain"]["unseen_frame"] == pytest.approx([0.5, 0.6, 0.7])
     assert summary["sbi-only"]["seen_frame"] == [] and summary["sbi-only"]["unseen_video"] == [0.9] * 3
     assert bench.mean_sd(summary["plain"]["unseen_frame"]) == "0.60 ± 0.10"
+    # Paired by seed: SBI alone (0.8 everywhere) minus plain's unseen 0.5, 0.6, 0.7.
+    (gain,) = bench.paired_gains(list(summary.values()))
+    assert gain["recipe"] == "sbi-only" and gain["gains"] == pytest.approx([0.3, 0.2, 0.1])
+    assert "| cnn | sbi-only | +0.200 ± 0.100 | 3 of 3 |" in bench._gains_table(list(summary.values()))
 
 
 def test_per_method_auc_scores_each_method_against_every_real(bench: ModuleType) -> None:
