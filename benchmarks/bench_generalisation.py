@@ -552,6 +552,7 @@ def render(
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line (see the module docstring)."""
     from fakescan.synth.build import ALL_METHODS
+    from fakescan.train.config import SBI_MASKS
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -578,7 +579,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         " training), or on the val split's new people",
     )  # fmt: skip
     parser.add_argument(
-        "--sbi-mask", choices=("ellipse", "landmarks", "mesh"), default="ellipse",
+        "--sbi-mask", choices=SBI_MASKS, default="ellipse",
         help="blend region of the self-blends (data.sbi_mask): mesh is the hull of the FaceMesh points"
         " the extraction (BlazeFace) keeps beside the crops",
     )  # fmt: skip

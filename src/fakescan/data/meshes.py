@@ -168,8 +168,7 @@ class CropMeshes:
 
     def covers(self, records: Iterable[CropRecord]) -> bool:
         """Whether the folder of every one of ``records`` has a mesh file (one look per folder)."""
-        folders = {(self.crops_root / record.crop).parent for record in records}
-        return all((folder / MESH_NAME).is_file() for folder in folders)
+        return all(path.is_file() for path in {self.mesh_file(record) for record in records})
 
     def _row(self, record: CropRecord) -> tuple[_FolderMeshes, int] | None:
         face = crop_face_index(record.crop)

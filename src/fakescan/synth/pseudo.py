@@ -173,16 +173,15 @@ class PseudoFakeDataset(Dataset[Sample]):
         if self.landmarks is None:
             self._points[position] = None
             return None
-        if position not in self._points:
-            points = self.landmarks(pixels)
-            if points is None and self.landmark_fallbacks == 0:
-                _log.warning(
-                    "%s: no face found for landmarks; its self-blend uses the central ellipse mask "
-                    "(further such crops are counted, not logged)",
-                    self.base.crops_root / self.base.records[position].crop,
-                )
-            self._points[position] = points
-        return self._points[position]
+        points = self.landmarks(pixels)
+        if points is None and self.landmark_fallbacks == 0:
+            _log.warning(
+                "%s: no face found for landmarks; its self-blend uses the central ellipse mask "
+                "(further such crops are counted, not logged)",
+                self.base.crops_root / record.crop,
+            )
+        self._points[position] = points
+        return points
 
     def __getitem__(self, index: int) -> Sample:
         if 0 <= index < len(self.base):

@@ -638,27 +638,21 @@ def _loaders(data: TrainingData, config: TrainConfig, input_cfg: Any) -> tuple[A
         # fixed ones (the same every epoch) so that checkpoints are chosen on a real/fake task.
         assert isinstance(train_set, CropFolderDataset)
         landmarks = meshes = val_meshes = None
+        covered = False  # every real crop's folder has a mesh file
         if config.data.sbi_mask in ("mesh", "auto"):
             from fakescan.data.meshes import CropMeshes
 
             meshes, val_meshes = CropMeshes(data.train_root), CropMeshes(data.val_root)
-            # auto: the mesh hull when extract kept a mesh for every real crop, else the ellipse for all
-            if config.data.sbi_mask == "auto" and not (
-                meshes.covers(r for r in data.train if r.label == 0)
-                and val_meshes.covers(r for r in data.val if r.label == 0)
-            ):
+            covered = meshes.covers(r for r in data.train if r.label == 0) and val_meshes.covers(
+                r for r in data.val if r.label == 0
+            )
+            if config.data.sbi_mask == "auto" and not covered:  # auto: the mesh hull, else the ellipse
                 meshes = val_meshes = None
         if config.data.sbi_mask in ("landmarks", "mesh"):
             from fakescan.data.faces.landmarks import CropLandmarks, landmark_model_path
 
             # dlib's predictor (the fallback of "mesh") is fetched now, a failure stopping before
             # training, unless every real crop's folder has a mesh file
-            covered = (
-                meshes is not None
-                and val_meshes is not None
-                and meshes.covers(r for r in data.train if r.label == 0)
-                and val_meshes.covers(r for r in data.val if r.label == 0)
-            )
             landmarks = CropLandmarks(None if covered else landmark_model_path())
         train_set = PseudoFakeDataset(train_set, landmarks=landmarks, mesh=meshes)
         if not any(record.label == 1 for record in data.val):
