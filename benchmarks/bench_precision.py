@@ -123,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
                 "early_stopping": 0,
                 "seed": seed,
                 "optim": {"lr": 3e-3, "scheduler": "none"},
-                "data": {"image_size": SIZE, "batch_size": 16, "workers": 0},
+                # plain training, as measured (train's default now adds self-blends)
+                "data": {"image_size": SIZE, "batch_size": 16, "workers": 0, "pseudo_fakes": "none"},
             }
         )
         run = work / f"run{seed}"

@@ -123,6 +123,7 @@ def train_and_report(demo: Path, work: Path, augment: str, seed: int) -> dict:
                 "batch_size": QUICK.batch_size,
                 "workers": 0,
                 "augment": augment,
+                "pseudo_fakes": "none",  # as measured: the two augmentations alone, no self-blends
             },
         }
     )

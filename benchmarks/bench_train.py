@@ -5,16 +5,17 @@ Everything runs through the real code paths, not a hand-written loop:
 * ``train``: for each registered model (``fakescan.models.list_models()``) and each image size
   (``--sizes``, default 128 and 256 px), one epoch of :func:`fakescan.train.engine.fit` with
   ``load_config(overrides={"model": ..., "epochs": 1, "device": ..., "data": {"image_size": ...,
-  "batch_size": 16, "workers": ..., "max_steps_per_epoch": N}})`` on a crop folder read by
-  :func:`~fakescan.train.engine.load_training_data`. The epoch is the engine's whole epoch: loading
-  and augmentation, forward with the auxiliary outputs, the model's full loss, backward, Adam (or
-  ``--optimizer``: SGD, or SAM with its two forward/backward passes per step, as SBI trains), then
-  the validation pass (one batch), the checkpoint and the training state. Reported: the epoch's
-  ``images_per_s`` from ``FitResult.history[0]`` (it includes loader start-up and the first, slower
-  step), the steady rate from the ``on_step`` callback (steps after the first), the first step's
-  seconds, the seconds of the whole ``fit`` call, and the process's peak RSS. ``N`` is ``--steps``
-  (default 3) at 256 px and ``--steps``·(256/size)² at other sizes, so that each run does about the
-  same work; on a GPU it is ``--gpu-steps`` (default 30) scaled the same way.
+  "batch_size": 16, "workers": ..., "max_steps_per_epoch": N, "pseudo_fakes": "none"}})`` on a crop
+  folder read by :func:`~fakescan.train.engine.load_training_data`. The epoch is the engine's whole
+  epoch: loading and augmentation, forward with the auxiliary outputs, the model's full loss,
+  backward, Adam (or ``--optimizer``: SGD, or SAM with its two forward/backward passes per step, as
+  SBI trains), then the validation pass (one batch), the checkpoint and the training state.
+  Reported: the epoch's ``images_per_s`` from ``FitResult.history[0]`` (it includes loader start-up
+  and the first, slower step), the steady rate from the ``on_step`` callback (steps after the
+  first), the first step's seconds, the seconds of the whole ``fit`` call, and the process's peak
+  RSS. ``N`` is ``--steps`` (default 3) at 256 px and ``--steps``·(256/size)² at other sizes, so
+  that each run does about the same work; on a GPU it is ``--gpu-steps`` (default 30) scaled the
+  same way.
 * ``test``: images per second of :func:`fakescan.evaluate.runner.run_test` (``batch_size=64``, split
   ``test``) for each model at ``--test-size`` (256 px) on ``--test-crops`` (192) crops, with the
   checkpoint the training run at that size wrote (or, when that size was not trained, a fresh
@@ -312,6 +313,7 @@ def measure_train(spec: dict) -> dict:
                 "batch_size": TRAIN_BATCH,
                 "workers": spec["workers"],
                 "max_steps_per_epoch": spec["steps"],
+                "pseudo_fakes": "none",  # the model's step alone, as published (no self-blends)
             },
         }
     )
